@@ -1,0 +1,900 @@
+/*
+ * cflink.h: the public job plugin API (the plugin ABI).
+ *
+ * A job plugin is a shared library that includes this header and nothing
+ * else of cflink. It exports one descriptor (CF_PLUGIN below) whose entry
+ * function builds a dataflow with the DataStream-like builder in this file,
+ * as a Flink program's main() does with a StreamExecutionEnvironment.
+ *
+ * ABI rules.
+ *  - The plugin links no host symbol. Every call below is a static inline
+ *    wrapper that goes through the host function table (cf_host_api_t),
+ *    reached from the first member of every handle.
+ *  - The host checks the ABI section (.cflink_abi) of the file before it
+ *    loads it: a plugin built for another major version, or for a newer
+ *    minor version than the host's, is refused without running its code.
+ *  - cf_host_api_t only grows at its end; its first member is its size, so
+ *    a wrapper for a function added in a later minor version can test that
+ *    the host has it (CF_API_HAS).
+ *  - Structs a plugin passes in (cf_source_ops_t, ...) start with a size
+ *    field for the same reason.
+ *
+ * Records are byte slices with an int64 timestamp. A plugin chooses its own
+ * encoding (a C struct, text, ...). Emitted bytes are copied by the host (or
+ * handed to the next chained operator by pointer), so a function may emit
+ * from its stack: no allocation per record is forced on the user.
+ *
+ * Threads. The entry runs once on the submitting thread (and, on a
+ * TaskManager, once more to bind operators to functions: it must build the
+ * same graph every time). User functions of one parallel instance (subtask)
+ * are called on that subtask's thread only; instances of the same operator
+ * run concurrently, so the udata given at build time is shared and must be
+ * treated as read-only. Per-instance mutable data goes in the local pointer
+ * (cf_ctx_set_local), typically allocated in open and freed in close.
+ */
+#ifndef CFLINK_CFLINK_H
+#define CFLINK_CFLINK_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Versions                                                            */
+/* ------------------------------------------------------------------ */
+
+#define CF_ABI_MAGIC 0x4b4c4643u /* "CFLK" */
+#define CF_ABI_MAJOR 1
+#define CF_ABI_MINOR 0
+
+/* ------------------------------------------------------------------ */
+/* Basic types                                                         */
+/* ------------------------------------------------------------------ */
+
+/* A record has no timestamp. */
+#define CF_NO_TIMESTAMP INT64_MIN
+
+/* Return codes of user functions. Any negative value fails the task;
+ * cf_fail() sets the message and returns CF_ERR. */
+#define CF_OK 0
+#define CF_ERR (-1)
+
+/* Return codes of a source's next(). */
+#define CF_SOURCE_MORE 0 /* call next() again soon */
+#define CF_SOURCE_IDLE 1 /* nothing available now; the host waits a little */
+#define CF_SOURCE_END 2  /* the source is exhausted (bounded input) */
+
+/* A filter's verdicts. */
+#define CF_FILTER_DROP 0
+#define CF_FILTER_KEEP 1
+
+/* Log levels for cf_log(). */
+#define CF_LOG_ERROR 0
+#define CF_LOG_WARN 1
+#define CF_LOG_INFO 2
+#define CF_LOG_DEBUG 3
+
+typedef struct cf_record_s {
+    const void *data;
+    uint32_t len;
+    int64_t ts; /* event timestamp, or CF_NO_TIMESTAMP */
+} cf_record_t;
+
+/* A read-only byte slice, borrowed from the host or from a record. */
+typedef struct cf_slice_s {
+    const void *data;
+    uint32_t len;
+} cf_slice_t;
+
+/* A growable byte buffer owned by the host (see cf_buf_reserve). A user
+ * function may write data[0..cap) and set len. */
+typedef struct cf_buf_s {
+    uint8_t *data;
+    uint32_t len;
+    uint32_t cap;
+} cf_buf_t;
+
+/* The key a key selector produces: either data points into the record (the
+ * cheap case), or the selector writes up to sizeof(scratch) bytes into
+ * scratch and points data at it. */
+#define CF_KEY_SCRATCH 112
+typedef struct cf_key_s {
+    const void *data;
+    uint32_t len;
+    uint8_t scratch[CF_KEY_SCRATCH];
+} cf_key_t;
+
+/* Opaque handles. Each begins with a pointer to the host function table. */
+typedef struct cf_env_s cf_env_t;       /* the execution environment */
+typedef struct cf_stream_s cf_stream_t; /* a DataStream (or KeyedStream) */
+typedef struct cf_ctx_s cf_ctx_t;       /* one operator instance at run time */
+typedef struct cf_state_s cf_state_t;   /* a keyed state of one instance */
+
+/* ------------------------------------------------------------------ */
+/* User functions                                                      */
+/* ------------------------------------------------------------------ */
+
+/* map: exactly one output per input. Set *out to the result; out->data may
+ * point into in->data or into cf_ctx_scratch() memory. out->ts starts as
+ * in->ts. */
+typedef int (*cf_map_fn)(cf_ctx_t *ctx, const cf_record_t *in,
+                         cf_record_t *out);
+
+/* filter: CF_FILTER_KEEP, CF_FILTER_DROP, or negative on error. */
+typedef int (*cf_filter_fn)(cf_ctx_t *ctx, const cf_record_t *in);
+
+/* flat_map and process: emit zero or more records with cf_emit(). */
+typedef int (*cf_flat_map_fn)(cf_ctx_t *ctx, const cf_record_t *in);
+
+/* key selector: fill key (see cf_key_t). Called with ctx of the operator
+ * on either side of the exchange; it must be a pure function of the
+ * record. */
+typedef int (*cf_key_fn)(cf_ctx_t *ctx, const cf_record_t *in, cf_key_t *key);
+
+/* reduce: fold in into acc (acc holds the bytes of the previous result,
+ * in place; use cf_buf_reserve to grow it). */
+typedef int (*cf_reduce_fn)(cf_ctx_t *ctx, cf_buf_t *acc,
+                            const cf_record_t *in);
+
+/* Lifecycle hooks, per parallel instance. open runs before the first
+ * record; finish runs at the end of a bounded input and may emit; close
+ * always runs last (also after failure or cancellation) and must only
+ * release resources. */
+typedef int (*cf_open_fn)(cf_ctx_t *ctx);
+typedef int (*cf_finish_fn)(cf_ctx_t *ctx);
+typedef void (*cf_close_fn)(cf_ctx_t *ctx);
+
+typedef struct cf_hooks_s {
+    uint32_t size; /* sizeof(cf_hooks_t) */
+    cf_open_fn open;
+    cf_finish_fn finish;
+    cf_close_fn close;
+} cf_hooks_t;
+
+/* A source. Each parallel instance calls next() in a loop; next emits any
+ * number of records (a few thousand at most per call keeps latency low)
+ * and returns CF_SOURCE_MORE, CF_SOURCE_IDLE or CF_SOURCE_END. next() may
+ * block briefly (tens of milliseconds) waiting for input, never longer:
+ * between calls the task handles cancellation and checkpoints. */
+typedef struct cf_source_ops_s {
+    uint32_t size; /* sizeof(cf_source_ops_t) */
+    cf_open_fn open;
+    int (*next)(cf_ctx_t *ctx);
+    cf_close_fn close;
+} cf_source_ops_t;
+
+/* A sink. */
+typedef struct cf_sink_ops_s {
+    uint32_t size; /* sizeof(cf_sink_ops_t) */
+    cf_open_fn open;
+    int (*invoke)(cf_ctx_t *ctx, const cf_record_t *in);
+    cf_finish_fn finish;
+    cf_close_fn close;
+} cf_sink_ops_t;
+
+/* A process function (keyed or not). On a keyed stream, keyed state and
+ * cf_ctx_key() refer to the key of the record being processed. */
+typedef struct cf_process_ops_s {
+    uint32_t size; /* sizeof(cf_process_ops_t) */
+    cf_open_fn open;
+    int (*process)(cf_ctx_t *ctx, const cf_record_t *in);
+    cf_finish_fn finish;
+    cf_close_fn close;
+} cf_process_ops_t;
+
+/* A data generator for cf_env_datagen: emit the record number index of
+ * this source (0-based, over all instances). */
+typedef int (*cf_gen_fn)(cf_ctx_t *ctx, uint64_t index);
+
+/* The plugin entry: build the job on env. argc/argv are the program
+ * arguments (argv[0] is the plugin's file name). Return CF_OK, or fail
+ * with cf_env_fail(). */
+typedef int (*cf_entry_fn)(cf_env_t *env, int argc, char **argv);
+
+/* ------------------------------------------------------------------ */
+/* The plugin descriptor                                               */
+/* ------------------------------------------------------------------ */
+
+/* Read by the host from the file, before the library is loaded. */
+typedef struct cf_plugin_abi_s {
+    uint32_t magic; /* CF_ABI_MAGIC */
+    uint32_t major; /* CF_ABI_MAJOR */
+    uint32_t minor; /* CF_ABI_MINOR */
+    uint32_t reserved;
+} cf_plugin_abi_t;
+
+typedef struct cf_plugin_s {
+    uint32_t size; /* sizeof(cf_plugin_t) */
+    const char *name;
+    const char *description;
+    cf_entry_fn entry;
+} cf_plugin_t;
+
+#define CF__STR(x) #x
+#define CF__XSTR(x) CF__STR(x)
+
+/* Declare the plugin, once, in one file of the plugin:
+ *   CF_PLUGIN("WordCount", "Counts words", wordcount_main);
+ */
+#define CF_PLUGIN(NAME, DESCRIPTION, ENTRY)                                  \
+    __attribute__((used, section(".cflink_abi"),                             \
+                   visibility("default"))) const cf_plugin_abi_t              \
+        cf_plugin_abi = {CF_ABI_MAGIC, CF_ABI_MAJOR, CF_ABI_MINOR, 0};       \
+    __attribute__((visibility("default"))) const cf_plugin_t cf_plugin = {   \
+        sizeof(cf_plugin_t), (NAME), (DESCRIPTION), (ENTRY)}
+
+/* ------------------------------------------------------------------ */
+/* The host function table                                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct cf_list_iter_s {
+    const void *p[4];
+} cf_list_iter_t;
+
+typedef struct cf_map_iter_s {
+    const void *p[4];
+    uint64_t i[2];
+} cf_map_iter_t;
+
+typedef struct cf_host_api_s {
+    uint32_t size;  /* sizeof the host's table: fields past it are absent */
+    uint32_t major; /* host ABI version */
+    uint32_t minor;
+    uint32_t reserved;
+
+    /* environment */
+    void (*env_set_parallelism)(cf_env_t *env, int parallelism);
+    void (*env_set_max_parallelism)(cf_env_t *env, int max_parallelism);
+    void (*env_set_job_name)(cf_env_t *env, const char *name);
+    void (*env_disable_chaining)(cf_env_t *env);
+    int (*env_parallelism)(cf_env_t *env);
+    const char *(*env_config)(cf_env_t *env, const char *key);
+    int (*env_fail)(cf_env_t *env, const char *fmt, va_list ap);
+
+    /* sources */
+    cf_stream_t *(*env_add_source)(cf_env_t *env, const char *name,
+                                   const cf_source_ops_t *ops, void *udata);
+    cf_stream_t *(*env_from_sequence)(cf_env_t *env, int64_t from,
+                                      int64_t to);
+    cf_stream_t *(*env_datagen)(cf_env_t *env, const char *name,
+                                cf_gen_fn gen, void *udata, uint64_t count,
+                                double records_per_second);
+    cf_stream_t *(*env_read_text_file)(cf_env_t *env, const char *path);
+    cf_stream_t *(*env_socket_text_stream)(cf_env_t *env, const char *host,
+                                           int port);
+
+    /* transformations */
+    cf_stream_t *(*stream_map)(cf_stream_t *s, const char *name, cf_map_fn fn,
+                               void *udata);
+    cf_stream_t *(*stream_filter)(cf_stream_t *s, const char *name,
+                                  cf_filter_fn fn, void *udata);
+    cf_stream_t *(*stream_flat_map)(cf_stream_t *s, const char *name,
+                                    cf_flat_map_fn fn, void *udata);
+    cf_stream_t *(*stream_process)(cf_stream_t *s, const char *name,
+                                   const cf_process_ops_t *ops, void *udata);
+    cf_stream_t *(*stream_key_by)(cf_stream_t *s, cf_key_fn fn, void *udata);
+    cf_stream_t *(*stream_reduce)(cf_stream_t *keyed, const char *name,
+                                  cf_reduce_fn fn, void *udata);
+    cf_stream_t *(*stream_union)(cf_stream_t *s, cf_stream_t *const *others,
+                                 int n);
+    cf_stream_t *(*stream_partition)(cf_stream_t *s, int partitioner);
+    cf_stream_t *(*stream_sink)(cf_stream_t *s, const char *name,
+                                const cf_sink_ops_t *ops, void *udata);
+    cf_stream_t *(*stream_print)(cf_stream_t *s);
+    cf_stream_t *(*stream_discard)(cf_stream_t *s);
+    cf_stream_t *(*stream_write_text)(cf_stream_t *s, const char *dir);
+
+    /* operator settings (apply to the operator that produced s) */
+    cf_stream_t *(*stream_set_parallelism)(cf_stream_t *s, int parallelism);
+    cf_stream_t *(*stream_set_max_parallelism)(cf_stream_t *s, int max);
+    cf_stream_t *(*stream_set_name)(cf_stream_t *s, const char *name);
+    cf_stream_t *(*stream_set_uid)(cf_stream_t *s, const char *uid);
+    cf_stream_t *(*stream_set_hooks)(cf_stream_t *s, const cf_hooks_t *hooks);
+    cf_stream_t *(*stream_start_new_chain)(cf_stream_t *s);
+    cf_stream_t *(*stream_disable_chaining)(cf_stream_t *s);
+
+    /* run time: context */
+    int (*emit)(cf_ctx_t *ctx, const void *data, uint32_t len, int64_t ts);
+    int (*fail)(cf_ctx_t *ctx, const char *fmt, va_list ap);
+    void (*log)(cf_ctx_t *ctx, int level, const char *fmt, va_list ap);
+    void *(*udata)(cf_ctx_t *ctx);
+    void *(*local)(cf_ctx_t *ctx);
+    void (*set_local)(cf_ctx_t *ctx, void *local);
+    int (*subtask_index)(cf_ctx_t *ctx);
+    int (*parallelism)(cf_ctx_t *ctx);
+    int (*max_parallelism)(cf_ctx_t *ctx);
+    const char *(*task_name)(cf_ctx_t *ctx);
+    void *(*scratch)(cf_ctx_t *ctx, uint32_t size);
+    int (*current_key)(cf_ctx_t *ctx, cf_slice_t *key);
+    const char *(*config)(cf_ctx_t *ctx, const char *key);
+    int (*buf_reserve)(cf_ctx_t *ctx, cf_buf_t *buf, uint32_t cap);
+
+    /* run time: keyed state (registered in open) */
+    cf_state_t *(*state_value)(cf_ctx_t *ctx, const char *name);
+    cf_state_t *(*state_list)(cf_ctx_t *ctx, const char *name);
+    cf_state_t *(*state_map)(cf_ctx_t *ctx, const char *name);
+    cf_state_t *(*state_reducing)(cf_ctx_t *ctx, const char *name,
+                                  cf_reduce_fn fn);
+
+    int (*value_get)(cf_state_t *st, cf_slice_t *out);
+    int (*value_put)(cf_state_t *st, const void *data, uint32_t len);
+    void *(*value_update)(cf_state_t *st, uint32_t len, int *created);
+    int (*state_clear)(cf_state_t *st);
+
+    int (*list_add)(cf_state_t *st, const void *data, uint32_t len);
+    int (*list_iter)(cf_state_t *st, cf_list_iter_t *it);
+    int (*list_next)(cf_list_iter_t *it, cf_slice_t *item);
+
+    int (*map_get)(cf_state_t *st, const void *k, uint32_t klen,
+                   cf_slice_t *out);
+    int (*map_put)(cf_state_t *st, const void *k, uint32_t klen,
+                   const void *v, uint32_t vlen);
+    int (*map_remove)(cf_state_t *st, const void *k, uint32_t klen);
+    int (*map_iter)(cf_state_t *st, cf_map_iter_t *it);
+    int (*map_next)(cf_map_iter_t *it, cf_slice_t *k, cf_slice_t *v);
+    uint64_t (*map_size)(cf_state_t *st);
+
+    int (*reducing_add)(cf_state_t *st, const void *data, uint32_t len,
+                        int64_t ts);
+    int (*reducing_get)(cf_state_t *st, cf_slice_t *out);
+} cf_host_api_t;
+
+struct cf_handle_s {
+    const cf_host_api_t *api;
+};
+
+#define CF__API(h) (((const struct cf_handle_s *)(const void *)(h))->api)
+
+/* Whether the host that runs this plugin has the table entry FIELD. */
+#define CF_API_HAS(h, FIELD)                                                 \
+    (CF__API(h)->size >= offsetof(cf_host_api_t, FIELD) +                     \
+                             sizeof(((cf_host_api_t *)0)->FIELD))
+
+/* Partitioners for cf_stream_partition (ship strategies). */
+#define CF_PARTITION_FORWARD 1
+#define CF_PARTITION_REBALANCE 2
+#define CF_PARTITION_RESCALE 3
+#define CF_PARTITION_BROADCAST 4
+#define CF_PARTITION_SHUFFLE 5
+#define CF_PARTITION_GLOBAL 6
+
+/* ------------------------------------------------------------------ */
+/* The builder (StreamExecutionEnvironment, DataStream)                */
+/* ------------------------------------------------------------------ */
+/*
+ * Builder calls never return NULL for a valid stream argument. A misuse
+ * (bad parallelism, key_by twice, reduce on a non-keyed stream...) is
+ * recorded in the environment and fails the job submission with a message
+ * naming the operator; the returned handle is still usable so that the
+ * entry can run to its end.
+ */
+
+static inline void
+cf_env_set_parallelism(cf_env_t *env, int parallelism)
+{
+    CF__API(env)->env_set_parallelism(env, parallelism);
+}
+
+static inline void
+cf_env_set_max_parallelism(cf_env_t *env, int max_parallelism)
+{
+    CF__API(env)->env_set_max_parallelism(env, max_parallelism);
+}
+
+static inline void
+cf_env_set_job_name(cf_env_t *env, const char *name)
+{
+    CF__API(env)->env_set_job_name(env, name);
+}
+
+static inline void
+cf_env_disable_operator_chaining(cf_env_t *env)
+{
+    CF__API(env)->env_disable_chaining(env);
+}
+
+static inline int
+cf_env_parallelism(cf_env_t *env)
+{
+    return CF__API(env)->env_parallelism(env);
+}
+
+/* The value of a configuration key (config.yaml or -D), or NULL. Unknown
+ * keys are kept for jobs to read. */
+static inline const char *
+cf_env_config(cf_env_t *env, const char *key)
+{
+    return CF__API(env)->env_config(env, key);
+}
+
+__attribute__((format(printf, 2, 3))) static inline int
+cf_env_fail(cf_env_t *env, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+    va_start(ap, fmt);
+    rc = CF__API(env)->env_fail(env, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static inline cf_stream_t *
+cf_env_add_source(cf_env_t *env, const char *name, const cf_source_ops_t *ops,
+                  void *udata)
+{
+    return CF__API(env)->env_add_source(env, name, ops, udata);
+}
+
+/* Flink's fromSequence: the int64 values from..to (inclusive) as 8-byte
+ * native-endian records, split over the source's instances. */
+static inline cf_stream_t *
+cf_env_from_sequence(cf_env_t *env, int64_t from, int64_t to)
+{
+    return CF__API(env)->env_from_sequence(env, from, to);
+}
+
+/* Flink's DataGeneratorSource: gen(index) for index 0..count-1 (count
+ * UINT64_MAX: unbounded), at most records_per_second over all instances
+ * (0: as fast as possible). */
+static inline cf_stream_t *
+cf_env_datagen(cf_env_t *env, const char *name, cf_gen_fn gen, void *udata,
+               uint64_t count, double records_per_second)
+{
+    return CF__API(env)->env_datagen(env, name, gen, udata, count,
+                                     records_per_second);
+}
+
+/* Lines of a text file, or of every file in a directory (one record per
+ * line, without the line end). */
+static inline cf_stream_t *
+cf_env_read_text_file(cf_env_t *env, const char *path)
+{
+    return CF__API(env)->env_read_text_file(env, path);
+}
+
+/* Lines read from a TCP server (Flink's socketTextStream), parallelism 1. */
+static inline cf_stream_t *
+cf_env_socket_text_stream(cf_env_t *env, const char *host, int port)
+{
+    return CF__API(env)->env_socket_text_stream(env, host, port);
+}
+
+static inline cf_stream_t *
+cf_stream_map(cf_stream_t *s, const char *name, cf_map_fn fn, void *udata)
+{
+    return CF__API(s)->stream_map(s, name, fn, udata);
+}
+
+static inline cf_stream_t *
+cf_stream_filter(cf_stream_t *s, const char *name, cf_filter_fn fn,
+                 void *udata)
+{
+    return CF__API(s)->stream_filter(s, name, fn, udata);
+}
+
+static inline cf_stream_t *
+cf_stream_flat_map(cf_stream_t *s, const char *name, cf_flat_map_fn fn,
+                   void *udata)
+{
+    return CF__API(s)->stream_flat_map(s, name, fn, udata);
+}
+
+/* A process function; keyed when s is a keyed stream. */
+static inline cf_stream_t *
+cf_stream_process(cf_stream_t *s, const char *name,
+                  const cf_process_ops_t *ops, void *udata)
+{
+    return CF__API(s)->stream_process(s, name, ops, udata);
+}
+
+/* Partition by key (hash of the key into key groups). Returns a keyed
+ * stream. */
+static inline cf_stream_t *
+cf_stream_key_by(cf_stream_t *s, cf_key_fn fn, void *udata)
+{
+    return CF__API(s)->stream_key_by(s, fn, udata);
+}
+
+/* Rolling reduce on a keyed stream: emits the new result per record. */
+static inline cf_stream_t *
+cf_stream_reduce(cf_stream_t *keyed, const char *name, cf_reduce_fn fn,
+                 void *udata)
+{
+    return CF__API(keyed)->stream_reduce(keyed, name, fn, udata);
+}
+
+static inline cf_stream_t *
+cf_stream_union(cf_stream_t *s, cf_stream_t *const *others, int n)
+{
+    return CF__API(s)->stream_union(s, others, n);
+}
+
+static inline cf_stream_t *
+cf_stream_union2(cf_stream_t *a, cf_stream_t *b)
+{
+    return CF__API(a)->stream_union(a, &b, 1);
+}
+
+static inline cf_stream_t *
+cf_stream_rebalance(cf_stream_t *s)
+{
+    return CF__API(s)->stream_partition(s, CF_PARTITION_REBALANCE);
+}
+
+static inline cf_stream_t *
+cf_stream_rescale(cf_stream_t *s)
+{
+    return CF__API(s)->stream_partition(s, CF_PARTITION_RESCALE);
+}
+
+static inline cf_stream_t *
+cf_stream_broadcast(cf_stream_t *s)
+{
+    return CF__API(s)->stream_partition(s, CF_PARTITION_BROADCAST);
+}
+
+static inline cf_stream_t *
+cf_stream_forward(cf_stream_t *s)
+{
+    return CF__API(s)->stream_partition(s, CF_PARTITION_FORWARD);
+}
+
+static inline cf_stream_t *
+cf_stream_shuffle(cf_stream_t *s)
+{
+    return CF__API(s)->stream_partition(s, CF_PARTITION_SHUFFLE);
+}
+
+static inline cf_stream_t *
+cf_stream_global(cf_stream_t *s)
+{
+    return CF__API(s)->stream_partition(s, CF_PARTITION_GLOBAL);
+}
+
+static inline cf_stream_t *
+cf_stream_sink(cf_stream_t *s, const char *name, const cf_sink_ops_t *ops,
+               void *udata)
+{
+    return CF__API(s)->stream_sink(s, name, ops, udata);
+}
+
+/* Flink's print(): each record's bytes and a newline on standard output,
+ * prefixed "N> " (N = instance index + 1) when the sink's parallelism is
+ * above 1. */
+static inline cf_stream_t *
+cf_stream_print(cf_stream_t *s)
+{
+    return CF__API(s)->stream_print(s);
+}
+
+static inline cf_stream_t *
+cf_stream_discard(cf_stream_t *s)
+{
+    return CF__API(s)->stream_discard(s);
+}
+
+/* One part file per sink instance under dir, a record and a newline per
+ * line. */
+static inline cf_stream_t *
+cf_stream_write_text(cf_stream_t *s, const char *dir)
+{
+    return CF__API(s)->stream_write_text(s, dir);
+}
+
+static inline cf_stream_t *
+cf_stream_set_parallelism(cf_stream_t *s, int parallelism)
+{
+    return CF__API(s)->stream_set_parallelism(s, parallelism);
+}
+
+static inline cf_stream_t *
+cf_stream_set_max_parallelism(cf_stream_t *s, int max_parallelism)
+{
+    return CF__API(s)->stream_set_max_parallelism(s, max_parallelism);
+}
+
+static inline cf_stream_t *
+cf_stream_name(cf_stream_t *s, const char *name)
+{
+    return CF__API(s)->stream_set_name(s, name);
+}
+
+/* A stable operator id, used to match state on restore. */
+static inline cf_stream_t *
+cf_stream_uid(cf_stream_t *s, const char *uid)
+{
+    return CF__API(s)->stream_set_uid(s, uid);
+}
+
+static inline cf_stream_t *
+cf_stream_hooks(cf_stream_t *s, const cf_hooks_t *hooks)
+{
+    return CF__API(s)->stream_set_hooks(s, hooks);
+}
+
+static inline cf_stream_t *
+cf_stream_start_new_chain(cf_stream_t *s)
+{
+    return CF__API(s)->stream_start_new_chain(s);
+}
+
+static inline cf_stream_t *
+cf_stream_disable_chaining(cf_stream_t *s)
+{
+    return CF__API(s)->stream_disable_chaining(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* Run time                                                            */
+/* ------------------------------------------------------------------ */
+
+/* Send a record downstream. The bytes are copied (or handed to the next
+ * chained operator, which must not keep the pointer). Returns CF_OK or a
+ * negative code that the caller must return. */
+static inline int
+cf_emit(cf_ctx_t *ctx, const void *data, uint32_t len, int64_t ts)
+{
+    return CF__API(ctx)->emit(ctx, data, len, ts);
+}
+
+/* Fail the task with a message; returns CF_ERR. */
+__attribute__((format(printf, 2, 3))) static inline int
+cf_fail(cf_ctx_t *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+    va_start(ap, fmt);
+    rc = CF__API(ctx)->fail(ctx, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+__attribute__((format(printf, 3, 4))) static inline void
+cf_log(cf_ctx_t *ctx, int level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    CF__API(ctx)->log(ctx, level, fmt, ap);
+    va_end(ap);
+}
+
+static inline void *
+cf_ctx_udata(cf_ctx_t *ctx)
+{
+    return CF__API(ctx)->udata(ctx);
+}
+
+static inline void *
+cf_ctx_local(cf_ctx_t *ctx)
+{
+    return CF__API(ctx)->local(ctx);
+}
+
+static inline void
+cf_ctx_set_local(cf_ctx_t *ctx, void *local)
+{
+    CF__API(ctx)->set_local(ctx, local);
+}
+
+static inline int
+cf_ctx_subtask_index(cf_ctx_t *ctx)
+{
+    return CF__API(ctx)->subtask_index(ctx);
+}
+
+static inline int
+cf_ctx_parallelism(cf_ctx_t *ctx)
+{
+    return CF__API(ctx)->parallelism(ctx);
+}
+
+static inline int
+cf_ctx_max_parallelism(cf_ctx_t *ctx)
+{
+    return CF__API(ctx)->max_parallelism(ctx);
+}
+
+static inline const char *
+cf_ctx_task_name(cf_ctx_t *ctx)
+{
+    return CF__API(ctx)->task_name(ctx);
+}
+
+/* A per-instance buffer of at least size bytes, reused from call to call
+ * (its contents are kept until the next call with a larger size). */
+static inline void *
+cf_ctx_scratch(cf_ctx_t *ctx, uint32_t size)
+{
+    return CF__API(ctx)->scratch(ctx, size);
+}
+
+/* The key of the record being processed by a keyed function. */
+static inline int
+cf_ctx_key(cf_ctx_t *ctx, cf_slice_t *key)
+{
+    return CF__API(ctx)->current_key(ctx, key);
+}
+
+static inline const char *
+cf_ctx_config(cf_ctx_t *ctx, const char *key)
+{
+    return CF__API(ctx)->config(ctx, key);
+}
+
+/* Grow buf (host-owned, e.g. a reduce accumulator) to at least cap bytes,
+ * keeping its contents. */
+static inline int
+cf_buf_reserve(cf_ctx_t *ctx, cf_buf_t *buf, uint32_t cap)
+{
+    return CF__API(ctx)->buf_reserve(ctx, buf, cap);
+}
+
+/* ------------------------------------------------------------------ */
+/* Keyed state                                                         */
+/* ------------------------------------------------------------------ */
+/*
+ * Register states in open(), by name (the name identifies the state in
+ * checkpoints). Every access refers to the current key. Slices returned by
+ * the getters point into state memory: valid until the next call on the
+ * same state.
+ */
+
+static inline cf_state_t *
+cf_state_value(cf_ctx_t *ctx, const char *name)
+{
+    return CF__API(ctx)->state_value(ctx, name);
+}
+
+static inline cf_state_t *
+cf_state_list(cf_ctx_t *ctx, const char *name)
+{
+    return CF__API(ctx)->state_list(ctx, name);
+}
+
+static inline cf_state_t *
+cf_state_map(cf_ctx_t *ctx, const char *name)
+{
+    return CF__API(ctx)->state_map(ctx, name);
+}
+
+static inline cf_state_t *
+cf_state_reducing(cf_ctx_t *ctx, const char *name, cf_reduce_fn fn)
+{
+    return CF__API(ctx)->state_reducing(ctx, name, fn);
+}
+
+/* 1 and *out set when there is a value, 0 when there is none. */
+static inline int
+cf_value_get(cf_state_t *st, cf_slice_t *out)
+{
+    return CF__API(st)->value_get(st, out);
+}
+
+static inline int
+cf_value_put(cf_state_t *st, const void *data, uint32_t len)
+{
+    return CF__API(st)->value_put(st, data, len);
+}
+
+/* In-place update: a writable pointer to the value, resized to len bytes
+ * (created zero-filled when absent; *created, if not NULL, tells). Valid
+ * until the next call on the state. */
+static inline void *
+cf_value_update(cf_state_t *st, uint32_t len, int *created)
+{
+    return CF__API(st)->value_update(st, len, created);
+}
+
+/* Clear any state kind for the current key. */
+static inline int
+cf_state_clear(cf_state_t *st)
+{
+    return CF__API(st)->state_clear(st);
+}
+
+static inline int
+cf_list_add(cf_state_t *st, const void *data, uint32_t len)
+{
+    return CF__API(st)->list_add(st, data, len);
+}
+
+/* for (cf_list_iter(st, &it); cf_list_next(st, &it, &item);) ... */
+static inline int
+cf_list_iter(cf_state_t *st, cf_list_iter_t *it)
+{
+    return CF__API(st)->list_iter(st, it);
+}
+
+static inline int
+cf_list_next(cf_state_t *st, cf_list_iter_t *it, cf_slice_t *item)
+{
+    return CF__API(st)->list_next(it, item);
+}
+
+static inline int
+cf_map_get(cf_state_t *st, const void *k, uint32_t klen, cf_slice_t *out)
+{
+    return CF__API(st)->map_get(st, k, klen, out);
+}
+
+static inline int
+cf_map_put(cf_state_t *st, const void *k, uint32_t klen, const void *v,
+           uint32_t vlen)
+{
+    return CF__API(st)->map_put(st, k, klen, v, vlen);
+}
+
+static inline int
+cf_map_remove(cf_state_t *st, const void *k, uint32_t klen)
+{
+    return CF__API(st)->map_remove(st, k, klen);
+}
+
+static inline int
+cf_map_iter(cf_state_t *st, cf_map_iter_t *it)
+{
+    return CF__API(st)->map_iter(st, it);
+}
+
+static inline int
+cf_map_next(cf_state_t *st, cf_map_iter_t *it, cf_slice_t *k, cf_slice_t *v)
+{
+    return CF__API(st)->map_next(it, k, v);
+}
+
+static inline uint64_t
+cf_map_size(cf_state_t *st)
+{
+    return CF__API(st)->map_size(st);
+}
+
+static inline int
+cf_reducing_add(cf_state_t *st, const void *data, uint32_t len, int64_t ts)
+{
+    return CF__API(st)->reducing_add(st, data, len, ts);
+}
+
+static inline int
+cf_reducing_get(cf_state_t *st, cf_slice_t *out)
+{
+    return CF__API(st)->reducing_get(st, out);
+}
+
+/* ------------------------------------------------------------------ */
+/* Helpers that need no host                                          */
+/* ------------------------------------------------------------------ */
+
+/* Flink's ParameterTool.get: the value after "--name" (or "-name") in
+ * argv, or def. A flag with no value yields "". */
+static inline const char *
+cf_param_get(int argc, char **argv, const char *name, const char *def)
+{
+    int i;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *n = name;
+        if (a[0] != '-')
+            continue;
+        a += (a[1] == '-') ? 2 : 1;
+        while (*n && *a == *n) {
+            a++;
+            n++;
+        }
+        if (*n || *a)
+            continue;
+        if (i + 1 < argc && !(argv[i + 1][0] == '-' && argv[i + 1][1] == '-'))
+            return argv[i + 1];
+        return "";
+    }
+    return def;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CFLINK_CFLINK_H */

@@ -1,0 +1,211 @@
+/*
+ * net.h: the data plane's buffers: the network memory budget, local
+ * buffer pools, input gates, and the record (de)serializers that write
+ * records into fixed-size buffers and read them back.
+ *
+ * Memory is bounded by construction: every data buffer comes from a pool
+ * with a fixed number of segments reserved from the process budget
+ * (taskmanager.memory.network.*) when the pool is created. A producer that
+ * finds its pool empty waits until a consumer recycles a buffer: that wait
+ * is backpressure. Nothing queues without a buffer, so no queue is
+ * unbounded.
+ *
+ * Wire format of records inside a data buffer:
+ *   [u32 len][i64 timestamp][len bytes]   (native byte order, unaligned)
+ * The 12-byte header never straddles two buffers; the payload may span
+ * any number of buffers of the same channel.
+ *
+ * Events (end of partition; later barriers and watermarks) travel in-band
+ * as buffers of their own, in order with the data: an event first ships
+ * the partially filled data buffer of its subpartition. Event buffers are
+ * allocated outside the pools (they are rare and small) and freed when
+ * recycled.
+ *
+ * Threads: a pool, a partition and a reader belong to their owner task's
+ * thread; cf_net_buf_recycle and cf_net_gate_push may be called from any
+ * thread and wake the owner through its cf_signal_t.
+ */
+#ifndef CF_NET_H
+#define CF_NET_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cflink/cflink.h>
+
+#include "core.h"
+
+#define CF_NET_REC_HDR 12u /* u32 len + i64 ts */
+
+enum cf_net_buf_kind_e {
+    CF_NET_DATA = 0,
+    CF_NET_EVENT = 1,
+};
+
+enum cf_net_event_e {
+    CF_NET_EV_END_OF_PARTITION = 1,
+};
+
+typedef struct cf_net_env_s cf_net_env_t;
+typedef struct cf_net_pool_s cf_net_pool_t;
+typedef struct cf_net_gate_s cf_net_gate_t;
+
+typedef struct cf_net_buf_s {
+    struct cf_net_buf_s *next; /* queue link of the current holder */
+    cf_net_pool_t *pool;       /* NULL for event buffers (freed) */
+    uint8_t *data;
+    uint32_t len;  /* bytes used */
+    uint32_t size; /* capacity */
+    uint16_t kind; /* CF_NET_DATA or CF_NET_EVENT */
+    uint16_t event;
+} cf_net_buf_t;
+
+/* ------------------------------------------------------------------ */
+/* Budget and pools                                                    */
+/* ------------------------------------------------------------------ */
+
+/* The network memory of a process: total_bytes / segment_size segments. */
+cf_net_env_t *cf_net_env_new(int64_t total_bytes, uint32_t segment_size);
+void cf_net_env_destroy(cf_net_env_t *env);
+uint32_t cf_net_env_segment_size(const cf_net_env_t *env);
+int64_t cf_net_env_total_segments(const cf_net_env_t *env);
+int64_t cf_net_env_free_segments(cf_net_env_t *env);
+
+/* A pool of exactly n segments reserved from env (allocated now). When
+ * the budget cannot cover n, fails with CF_ENOBUFS and Flink's message
+ * ("Insufficient number of network buffers: required n, but only m
+ * available. ...", naming the configuration keys). owner is notified
+ * whenever a buffer returns to the pool. */
+cf_net_pool_t *cf_net_pool_new(cf_net_env_t *env, uint32_t n,
+                               cf_signal_t *owner, cf_error_t **errp);
+/* All the pool's buffers must have been recycled (asserted). */
+void cf_net_pool_destroy(cf_net_pool_t *pool);
+/* A free buffer (len 0, kind DATA), or NULL. Thread: owner. */
+cf_net_buf_t *cf_net_pool_try_request(cf_net_pool_t *pool);
+int cf_net_pool_has_free(cf_net_pool_t *pool);
+uint32_t cf_net_pool_size(const cf_net_pool_t *pool);
+/* Buffers now in the free list (a snapshot). Thread: any. */
+uint32_t cf_net_pool_free_count(cf_net_pool_t *pool);
+
+/* An event buffer carrying len bytes of payload. */
+cf_net_buf_t *cf_net_event_new(uint16_t event, const void *payload,
+                               uint32_t len);
+
+/* Return a buffer to its pool (or free an event). Thread: any. */
+void cf_net_buf_recycle(cf_net_buf_t *buf);
+
+/* ------------------------------------------------------------------ */
+/* Input gate: the buffers queued for one consumer task, per channel.  */
+/* ------------------------------------------------------------------ */
+
+cf_net_gate_t *cf_net_gate_new(int nchannels, cf_signal_t *owner);
+/* Recycles what is still queued. */
+void cf_net_gate_destroy(cf_net_gate_t *gate);
+int cf_net_gate_nchannels(const cf_net_gate_t *gate);
+/* Queue buf on channel ch and notify the owner. Thread: any. */
+void cf_net_gate_push(cf_net_gate_t *gate, int ch, cf_net_buf_t *buf);
+/* The next queued buffer and its channel, taking channels with data in
+ * turn (fair); NULL when nothing is queued. Thread: owner. */
+cf_net_buf_t *cf_net_gate_poll(cf_net_gate_t *gate, int *ch);
+/* Buffers queued in all channels (a snapshot, for metrics such as
+ * Flink's inputQueueLength). Thread: any. */
+size_t cf_net_gate_queued(cf_net_gate_t *gate);
+
+/* ------------------------------------------------------------------ */
+/* Result partition: one producer's output over one edge               */
+/* ------------------------------------------------------------------ */
+
+typedef struct cf_net_subpart_s {
+    cf_net_buf_t *cur;   /* buffer being filled, or NULL */
+    cf_net_gate_t *gate; /* the consumer's gate */
+    int channel;         /* our channel index in that gate */
+} cf_net_subpart_t;
+
+typedef struct cf_net_partition_s {
+    cf_net_pool_t *pool;
+    cf_signal_t *owner;
+    const atomic_int *cancel; /* set when the owner task is canceled */
+    int n;
+    cf_net_subpart_t *sub;
+    uint64_t records_out;
+    uint64_t bytes_out;
+    int64_t wait_ns; /* time spent waiting for buffers (backpressure) */
+} cf_net_partition_t;
+
+/* owner must be the signal the pool notifies. The pool needs at least
+ * n + 1 buffers (Flink's minimum for a result partition): n of them may
+ * sit partly filled while the writer waits for another. cancel may be
+ * NULL. */
+void cf_net_partition_init(cf_net_partition_t *p, cf_net_pool_t *pool, int n,
+                           cf_signal_t *owner, const atomic_int *cancel);
+/* Recycles partially filled buffers. */
+void cf_net_partition_deinit(cf_net_partition_t *p);
+void cf_net_partition_connect(cf_net_partition_t *p, int sub,
+                              cf_net_gate_t *gate, int channel);
+
+/* Slow path of cf_net_partition_write: takes new buffers (waiting while
+ * the pool is empty), ships full ones, spans large records. Returns 0 or
+ * CF_ECANCELED when *cancel became set while waiting. */
+int cf_net_partition_write_slow(cf_net_partition_t *p, int sub,
+                                const void *data, uint32_t len, int64_t ts);
+
+/* Append one record to subpartition sub. Thread: owner. */
+static inline int
+cf_net_partition_write(cf_net_partition_t *p, int sub, const void *data,
+                       uint32_t len, int64_t ts)
+{
+    cf_net_buf_t *b = p->sub[sub].cur;
+    if (b != NULL && b->size - b->len >= CF_NET_REC_HDR + len) {
+        uint8_t *w = b->data + b->len;
+        memcpy(w, &len, 4);
+        memcpy(w + 4, &ts, 8);
+        memcpy(w + CF_NET_REC_HDR, data, len);
+        b->len += CF_NET_REC_HDR + len;
+        p->records_out++;
+        p->bytes_out += CF_NET_REC_HDR + len;
+        return 0;
+    }
+    return cf_net_partition_write_slow(p, sub, data, len, ts);
+}
+
+/* Ship the partially filled buffer of one / every subpartition. */
+void cf_net_partition_flush(cf_net_partition_t *p, int sub);
+void cf_net_partition_flush_all(cf_net_partition_t *p);
+/* Flush every subpartition, then send the event to each. */
+int cf_net_partition_broadcast_event(cf_net_partition_t *p, uint16_t event,
+                                     const void *payload, uint32_t len);
+/* Whether a write would not have to wait (the pool has a free buffer). */
+int cf_net_partition_available(cf_net_partition_t *p);
+
+/* ------------------------------------------------------------------ */
+/* Record reader: one per input channel (a record may span buffers).   */
+/* ------------------------------------------------------------------ */
+
+typedef struct cf_net_reader_s {
+    cf_net_buf_t *buf; /* current data buffer, or NULL */
+    uint32_t off;
+    /* reassembly of a record that spans buffers */
+    uint8_t *span;
+    uint32_t span_cap;
+    uint32_t span_have;
+    uint32_t span_need; /* 0: not inside a spanning record */
+    int64_t span_ts;
+    uint64_t records_in;
+    uint64_t bytes_in;
+} cf_net_reader_t;
+
+void cf_net_reader_init(cf_net_reader_t *r);
+/* Recycles the current buffer and frees the reassembly memory. */
+void cf_net_reader_deinit(cf_net_reader_t *r);
+/* Take ownership of a data buffer to read next. The previous one must be
+ * exhausted (cf_net_reader_next returned 0). */
+void cf_net_reader_set(cf_net_reader_t *r, cf_net_buf_t *buf);
+/* 1: *rec is the next complete record, valid until the next call.
+ * 0: the buffer is exhausted and has been recycled. */
+int cf_net_reader_next(cf_net_reader_t *r, cf_record_t *rec);
+/* Whether the reader is inside a record that spans buffers (an event
+ * arriving now means the stream was cut short). */
+int cf_net_reader_in_record(const cf_net_reader_t *r);
+
+#endif /* CF_NET_H */
