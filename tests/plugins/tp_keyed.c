@@ -5,7 +5,7 @@
  *   --mode reduce   rolling sum per key: prints "k sum" per record
  *   --mode process  keyed process with value, list, map and reducing
  *                   state; prints one summary line per key when the key's
- *                   last value (the largest v with v % K == k) arrives:
+ *                   last value arrives (its count reaches the expected one):
  *                   "k count=C sum=S even=E odd=O max=M"
  */
 #include <stdio.h>
@@ -134,8 +134,9 @@ proc_process(cf_ctx_t *ctx, const cf_record_t *in)
     cf_map_put(s->parity, &par, 1, &zero, 8);
     cf_reducing_add(s->max, &p.val, 8, in->ts);
 
-    last = ((c->n - 1 - p.key) / c->keys) * c->keys + p.key;
-    if (p.val != last)
+    /* The key's last record (whatever the arrival order): its count. */
+    last = (c->n - 1 - p.key) / c->keys + 1;
+    if (*count != last)
         return CF_OK;
     for (cf_list_iter(s->values, &it); cf_list_next(s->values, &it, &item);) {
         int64_t x;

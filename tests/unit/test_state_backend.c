@@ -219,6 +219,39 @@ test_key_groups_and_foreach(void **unused)
     cf_kstate_backend_destroy(b);
 }
 
+static void
+test_key_groups_not_pow2(void **unused)
+{
+    /* max parallelism 100 (not a power of two), all key groups. */
+    cf_kstate_backend_t *b = cf_kstate_backend_new(&api, 100, 0, 99);
+    cf_state_t *st =
+        cf_kstate_register(b, "v", CF_STATE_VALUE, NULL, NULL, NULL);
+    int got[MAXP] = {0};
+    walk_t w = {.max_parallelism = 100, .kg_count = got, .sorted = 1};
+    char kb[32];
+
+    for (int i = 0; i < 3000; i++) {
+        uint64_t v = (uint64_t)i;
+        set_key_n(b, kb, sizeof kb, i);
+        assert_int_equal(cf_kstate_current_key_group(b),
+                         (int)(cf_murmur3_32(kb, strlen(kb), 0) % 100));
+        assert_int_equal(cf_kstate_value_put(st, &v, sizeof v), CF_OK);
+    }
+    assert_int_equal(cf_kstate_foreach_by_key_group(st, walk_cb, &w), CF_OK);
+    assert_int_equal(w.n, 3000);
+    for (int g = 0; g < 100; g++)
+        assert_true(got[g] > 0);
+    cf_kstate_backend_destroy(b);
+
+    /* Max parallelism 1: one key group. */
+    b = cf_kstate_backend_new(&api, 1, 0, 0);
+    st = cf_kstate_register(b, "v", CF_STATE_VALUE, NULL, NULL, NULL);
+    set_key_n(b, kb, sizeof kb, 7);
+    assert_int_equal(cf_kstate_current_key_group(b), 0);
+    assert_int_equal(cf_kstate_value_put(st, "x", 1), CF_OK);
+    cf_kstate_backend_destroy(b);
+}
+
 static int log_fd = -1;
 
 static void
@@ -479,6 +512,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_register),
         cmocka_unit_test(test_key_groups_and_foreach),
+        cmocka_unit_test(test_key_groups_not_pow2),
         cmocka_unit_test(test_key_group_out_of_range),
         cmocka_unit_test(test_walk_kinds),
         cmocka_unit_test(test_get_put_same_key_probes_once),
