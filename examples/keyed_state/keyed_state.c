@@ -205,7 +205,9 @@ ks_stats_process(cf_ctx_t *ctx, const cf_record_t *in)
         return CF_OK;
 
     /* Read the whole map back (its order is unspecified). */
-    cf_map_iter(st->bands, &it);
+    if (cf_map_iter(st->bands, &it) < 0)
+        return cf_fail(ctx, "could not read the bands of sensor %d",
+                       (int)r.sensor);
     while (cf_map_next(st->bands, &it, &bk, &bv)) {
         for (i = 0; i < 3; i++)
             if (bk.len == strlen(ks_band_names[i]) &&
@@ -222,8 +224,8 @@ ks_stats_process(cf_ctx_t *ctx, const cf_record_t *in)
     len = snprintf(line, sizeof(line),
                    "sensor-%d count=%" PRIu64 " avg=%s min=%s max=%s "
                    "cold=%" PRIu64 " mild=%" PRIu64 " warm=%" PRIu64,
-                   (int)r.sensor, snap.count, avg, min, max, bands[0],
-                   bands[1], bands[2]);
+                   (int)r.sensor, snap.count, avg, min, max, bands[0], bands[1],
+                   bands[2]);
     return cf_emit(ctx, line, (uint32_t)len, in->ts);
 }
 
@@ -294,8 +296,8 @@ ks_format_max(cf_ctx_t *ctx, const cf_record_t *in, cf_record_t *out)
 
     memcpy(&m, in->data, sizeof(m));
     ks_fmt_centi(max, sizeof(max), m.max_centi);
-    len = snprintf(line, 96, "sensor-%d max=%s readings=%u", (int)m.sensor,
-                   max, (unsigned)m.readings);
+    len = snprintf(line, 96, "sensor-%d max=%s readings=%u", (int)m.sensor, max,
+                   (unsigned)m.readings);
     out->data = line;
     out->len = (uint32_t)len;
     return CF_OK;
@@ -348,9 +350,9 @@ ks_main(cf_env_t *env, int argc, char **argv)
     for (i = 1; i < argc; i += 2) {
         const char *a = argv[i];
         const char *name = a + (a[0] == '-' ? (a[1] == '-' ? 2 : 1) : 0);
-        if (a[0] != '-' || (strcmp(name, "count") != 0 &&
-                            strcmp(name, "rate") != 0 &&
-                            strcmp(name, "every") != 0))
+        if (a[0] != '-' ||
+            (strcmp(name, "count") != 0 && strcmp(name, "rate") != 0 &&
+             strcmp(name, "every") != 0))
             return ks_usage(env, "unknown argument");
         if (i + 1 >= argc)
             return ks_usage(env, "an option lacks its value");

@@ -50,8 +50,9 @@ cf_stream_t *cf_conn_datagen(cf_env_t *env, const char *name, cf_gen_fn gen,
 cf_stream_t *cf_conn_read_text_file(cf_env_t *env, const char *path);
 
 /* socketTextStream: lines ('\n'-delimited, a trailing '\r' stripped) read
- * from a TCP server, named "Socket Stream", parallelism 1. The source ends
- * when the server closes the connection. */
+ * from a TCP server, named "Socket Stream", parallelism 1 (should a job
+ * raise it, only instance 0 connects). The source ends when the server
+ * closes the connection. */
 cf_stream_t *cf_conn_socket_text_stream(cf_env_t *env, const char *host,
                                         int port);
 

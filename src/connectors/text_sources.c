@@ -239,6 +239,8 @@ sock_open(cf_ctx_t *ctx)
     st->fd = -1;
     cf_conn_lines_init(&st->lines);
     cf_ctx_set_local(ctx, st);
+    if (cf_ctx_subtask_index(ctx) > 0)
+        return CF_OK; /* parallelism raised by the user: one reader only */
     if (!conf->host)
         return cf_fail(ctx, "Could not connect to socket %s: invalid address",
                        conf->where);

@@ -1129,6 +1129,9 @@ cf_cfg_flat_read(cf_cfg_flat_t *f, const char *buf, size_t len)
     }
     f->doc = &doc;
     root = yaml_document_get_root_node(&doc);
+    if (root != NULL && root->type == YAML_SCALAR_NODE &&
+        cf_cfg_is_null(root))
+        root = NULL; /* "---" alone: an empty document */
     if (root != NULL && root->type != YAML_MAPPING_NODE)
         r = cf_error_set(f->errp, CF_ECONFIG,
                          "%s:%d: expected a mapping of keys to values",

@@ -391,7 +391,8 @@ static const cf_config_key_t cf_config_key_table[] = {
     {"io.tmp.dirs", S, NULL, NULL, "taskmanager.tmp.dirs",
      "Temporary directories (':'-separated); unset: $TMPDIR, else /tmp."},
     {"env.log.dir", S, NULL, NULL, NULL,
-     "Directory of daemon log files; unset: <install>/log."},
+     "Directory of log files; unset: <install>/log for daemons, standard "
+     "error for the CLI."},
     {"env.pid.dir", S, "/tmp", NULL, NULL,
      "Directory of daemon pid files."},
     {"cflink.log.level", E, "INFO", "ERROR|WARN|INFO|DEBUG", NULL,

@@ -218,9 +218,13 @@ cf_stream_t *cf_b_disable_chaining(cf_stream_t *s);
 
 typedef struct cf_task_s cf_task_t;
 
+typedef int (*cf_op_invoke_fn)(cf_ctx_t *ctx, const cf_record_t *r);
+
 /* One operator instance of a chain. */
 struct cf_ctx_s {
     const cf_host_api_t *api;
+    cf_op_invoke_fn invoke; /* entry: sets the key, then body */
+    cf_op_invoke_fn body;   /* the operator kind's record function */
     cf_task_t *task;
     cf_snode_t *node;
     struct cf_ctx_s **chained; /* chained successors */

@@ -89,8 +89,6 @@ cf_task_flush(cf_task_t *t)
 /* Operator chain                                                      */
 /* ------------------------------------------------------------------ */
 
-static int cf_op_process(cf_ctx_t *ctx, const cf_record_t *r);
-
 /* Name the failing operator when the user function gave no message. */
 static int
 cf_op_failed(cf_ctx_t *ctx, int rc, const char *what)
@@ -105,13 +103,16 @@ cf_op_failed(cf_ctx_t *ctx, int rc, const char *what)
     return rc < 0 ? rc : CF_EUSER;
 }
 
-/* Deliver ctx's output record to its successors. */
+/* Deliver ctx's output record to its successors. Inlined into each
+ * operator function, so that every call site predicts its own target. */
 static inline int
 cf_ctx_push(cf_ctx_t *ctx, const cf_record_t *r)
 {
     int rc;
+    if (ctx->nchained == 1 && ctx->nwriters == 0)
+        return ctx->chained[0]->invoke(ctx->chained[0], r);
     for (int i = 0; i < ctx->nchained; i++)
-        if ((rc = cf_op_process(ctx->chained[i], r)) < 0)
+        if ((rc = ctx->chained[i]->invoke(ctx->chained[i], r)) < 0)
             return rc;
     for (int i = 0; i < ctx->nwriters; i++)
         if ((rc = cf_rw_write(ctx->writers[i], r)) < 0)
@@ -127,62 +128,83 @@ cf_task_emit(cf_ctx_t *ctx, const void *data, uint32_t len, int64_t ts)
 }
 
 static int
-cf_op_set_key(cf_ctx_t *ctx, const cf_record_t *r)
+cf_op_map(cf_ctx_t *ctx, const cf_record_t *r)
 {
-    cf_snode_t *n = ctx->node;
-    int rc = n->key_fn(ctx, r, &ctx->key);
+    cf_record_t out = *r;
+    int rc = ctx->node->fn.map(ctx, r, &out);
+    if (rc < 0)
+        return cf_op_failed(ctx, rc, "map function");
+    return cf_ctx_push(ctx, &out);
+}
+
+static int
+cf_op_filter(cf_ctx_t *ctx, const cf_record_t *r)
+{
+    int rc = ctx->node->fn.filter(ctx, r);
+    if (rc < 0)
+        return cf_op_failed(ctx, rc, "filter function");
+    return rc ? cf_ctx_push(ctx, r) : 0;
+}
+
+static int
+cf_op_flat_map(cf_ctx_t *ctx, const cf_record_t *r)
+{
+    int rc = ctx->node->fn.flat_map(ctx, r);
+    return rc < 0 ? cf_op_failed(ctx, rc, "flatMap function") : 0;
+}
+
+static int
+cf_op_process_fn(cf_ctx_t *ctx, const cf_record_t *r)
+{
+    int rc = ctx->node->process.process(ctx, r);
+    return rc < 0 ? cf_op_failed(ctx, rc, "process function") : 0;
+}
+
+static int
+cf_op_reduce(cf_ctx_t *ctx, const cf_record_t *r)
+{
+    cf_slice_t v;
+    int rc = cf_kstate_reducing_add(ctx->reduce_state, r->data, r->len,
+                                    r->ts);
+    if (rc < 0)
+        return cf_op_failed(ctx, rc, "reduce function");
+    cf_kstate_reducing_get(ctx->reduce_state, &v);
+    cf_record_t out = {v.data, v.len, r->ts};
+    return cf_ctx_push(ctx, &out);
+}
+
+static int
+cf_op_sink(cf_ctx_t *ctx, const cf_record_t *r)
+{
+    int rc = ctx->node->sink.invoke(ctx, r);
+    return rc < 0 ? cf_op_failed(ctx, rc, "sink") : 0;
+}
+
+/* The head of a keyed vertex: select the record's key first. */
+static int
+cf_op_keyed(cf_ctx_t *ctx, const cf_record_t *r)
+{
+    int rc = ctx->node->key_fn(ctx, r, &ctx->key);
     if (rc < 0)
         return cf_op_failed(ctx, rc, "key selector");
     cf_kstate_set_key(ctx->kstate, ctx->key.data, ctx->key.len,
                       cf_murmur3_32(ctx->key.data, ctx->key.len, 0));
-    return 0;
+    return ctx->body(ctx, r);
 }
 
-static int
-cf_op_process(cf_ctx_t *ctx, const cf_record_t *r)
+static void
+cf_op_bind(cf_ctx_t *ctx)
 {
-    cf_snode_t *n = ctx->node;
-    int rc;
-
-    if (ctx->kstate != NULL && (rc = cf_op_set_key(ctx, r)) < 0)
-        return rc;
-    switch (n->kind) {
-    case CF_OP_MAP: {
-        cf_record_t out = *r;
-        if ((rc = n->fn.map(ctx, r, &out)) < 0)
-            return cf_op_failed(ctx, rc, "map function");
-        return cf_ctx_push(ctx, &out);
+    switch (ctx->node->kind) {
+    case CF_OP_MAP: ctx->body = cf_op_map; break;
+    case CF_OP_FILTER: ctx->body = cf_op_filter; break;
+    case CF_OP_FLAT_MAP: ctx->body = cf_op_flat_map; break;
+    case CF_OP_PROCESS: ctx->body = cf_op_process_fn; break;
+    case CF_OP_REDUCE: ctx->body = cf_op_reduce; break;
+    case CF_OP_SINK: ctx->body = cf_op_sink; break;
+    case CF_OP_SOURCE: ctx->body = NULL; break;
     }
-    case CF_OP_FILTER:
-        rc = n->fn.filter(ctx, r);
-        if (rc < 0)
-            return cf_op_failed(ctx, rc, "filter function");
-        return rc ? cf_ctx_push(ctx, r) : 0;
-    case CF_OP_FLAT_MAP:
-        if ((rc = n->fn.flat_map(ctx, r)) < 0)
-            return cf_op_failed(ctx, rc, "flatMap function");
-        return 0;
-    case CF_OP_PROCESS:
-        if ((rc = n->process.process(ctx, r)) < 0)
-            return cf_op_failed(ctx, rc, "process function");
-        return 0;
-    case CF_OP_REDUCE: {
-        cf_slice_t v;
-        if ((rc = cf_kstate_reducing_add(ctx->reduce_state, r->data, r->len,
-                                         r->ts)) < 0)
-            return cf_op_failed(ctx, rc, "reduce function");
-        cf_kstate_reducing_get(ctx->reduce_state, &v);
-        cf_record_t out = {v.data, v.len, r->ts};
-        return cf_ctx_push(ctx, &out);
-    }
-    case CF_OP_SINK:
-        if ((rc = n->sink.invoke(ctx, r)) < 0)
-            return cf_op_failed(ctx, rc, "sink");
-        return 0;
-    case CF_OP_SOURCE:
-        break;
-    }
-    return 0;
+    ctx->invoke = ctx->kstate ? cf_op_keyed : ctx->body;
 }
 
 static int
@@ -448,6 +470,7 @@ cf_task_new(cf_exec_t *exec, cf_job_t *job, int vertex_idx, int subtask,
             c->kstate = cf_kstate_backend_new(&cf_host_api,
                                               v->max_parallelism, lo, hi);
         }
+        cf_op_bind(c);
     }
     t->nwriters = v->nouts;
     t->writers = cf_calloc((size_t)t->nwriters + 1, sizeof(cf_rw_t));
@@ -613,7 +636,7 @@ cf_task_run_input(cf_task_t *t)
         }
         cf_net_reader_set(&t->readers[ch], buf);
         while (cf_net_reader_next(&t->readers[ch], &rec)) {
-            if ((rc = cf_op_process(head, &rec)) < 0) {
+            if ((rc = head->invoke(head, &rec)) < 0) {
                 if (rc == CF_ECANCELED && atomic_load(&t->cancel))
                     return 0;
                 return rc;

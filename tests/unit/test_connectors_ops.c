@@ -112,8 +112,7 @@ m_add_source(cf_env_t *env, const char *name, const cf_source_ops_t *ops,
 }
 
 static cf_stream_t *
-m_sink(cf_stream_t *s, const char *name, const cf_sink_ops_t *ops,
-       void *udata)
+m_sink(cf_stream_t *s, const char *name, const cf_sink_ops_t *ops, void *udata)
 {
     cf_env_t *env = s->env;
     mock_op_t *op = &env->ops[env->nops];

@@ -83,8 +83,8 @@ test_range_split_small(void **state)
 static void
 test_range_split_cover(void **state)
 {
-    uint64_t lasts[] = {0, 1, 2, 7, 99, 100, 101, 4095, 1000003,
-                        UINT64_MAX - 1, UINT64_MAX};
+    uint64_t lasts[] = {
+        0, 1, 2, 7, 99, 100, 101, 4095, 1000003, UINT64_MAX - 1, UINT64_MAX};
     int parts[] = {1, 2, 3, 4, 7, 8, 13, 128};
     size_t i, j;
     (void)state;

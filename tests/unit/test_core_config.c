@@ -253,9 +253,10 @@ test_defaults(void **state)
                          0), 20 * 1024);
     assert_string_equal(cf_config_get(cfg, "state.backend.type"), "hashmap");
     assert_int_equal(cf_config_get_enum(cfg, "restart-strategy.type"), -1);
-    assert_true(cf_config_get_double(
-                    cfg, "restart-strategy.exponential-delay.backoff-multiplier",
-                    0) == 1.5);
+    assert_true(
+        cf_config_get_double(
+            cfg, "restart-strategy.exponential-delay.backoff-multiplier",
+            0) == 1.5);
     assert_int_equal(
         cf_config_get_int(
             cfg,
