@@ -42,7 +42,7 @@ scripts/setup.sh --build-dir "$build_dir" --build-type Release
 benches=()
 for dir in "$build_dir/tests/bench" "$build_dir/bench" "$build_dir/bin"; do
     for prog in "$dir"/bench_*; do
-        if [ ! -f "$prog" ] || [ ! -x "$prog" ]; then
+        if [ ! -f "$prog" ] || [ ! -x "$prog" ] || [[ "$prog" == *.so ]]; then
             continue
         fi
         # shellcheck disable=SC2254 # CF_BENCH_FILTER is a pattern.
