@@ -299,7 +299,7 @@ typedef struct cf_host_api_s {
 
     /* run time: context */
     int (*emit)(cf_ctx_t *ctx, const void *data, uint32_t len, int64_t ts);
-    int (*fail)(cf_ctx_t *ctx, const char *fmt, va_list ap);
+    int (*ctx_fail)(cf_ctx_t *ctx, const char *fmt, va_list ap);
     void (*log)(cf_ctx_t *ctx, int level, const char *fmt, va_list ap);
     void *(*udata)(cf_ctx_t *ctx);
     void *(*local)(cf_ctx_t *ctx);
@@ -648,7 +648,7 @@ cf_fail(cf_ctx_t *ctx, const char *fmt, ...)
     va_list ap;
     int rc;
     va_start(ap, fmt);
-    rc = CF__API(ctx)->fail(ctx, fmt, ap);
+    rc = CF__API(ctx)->ctx_fail(ctx, fmt, ap);
     va_end(ap);
     return rc;
 }

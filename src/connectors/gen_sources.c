@@ -168,7 +168,7 @@ static int
 shim_fail(cf_ctx_t *ctx, const char *fmt, va_list ap)
 {
     gen_ctx_t *g = shim_of(ctx);
-    return g->host->fail(g->real, fmt, ap);
+    return g->host->ctx_fail(g->real, fmt, ap);
 }
 
 static void
@@ -299,7 +299,7 @@ shim_init(gen_ctx_t *g, cf_ctx_t *real, void *user_udata)
     g->real = real;
     g->user_udata = user_udata;
     g->table.emit = shim_emit;
-    g->table.fail = shim_fail;
+    g->table.ctx_fail = shim_fail;
     g->table.log = shim_log;
     g->table.udata = shim_udata;
     g->table.local = shim_local;

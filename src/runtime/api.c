@@ -52,7 +52,7 @@ const cf_host_api_t cf_host_api = {
     .stream_disable_chaining = cf_b_disable_chaining,
 
     .emit = cf_task_emit,
-    .fail = cf_task_fail,
+    .ctx_fail = cf_task_fail,
     .log = cf_task_log,
     .udata = cf_task_udata,
     .local = cf_task_local,

@@ -204,7 +204,7 @@ env_init(cf_env_t *env)
     host.stream_sink = m_sink;
     host.stream_set_parallelism = m_set_parallelism;
     host.emit = m_emit;
-    host.fail = m_fail;
+    host.ctx_fail = m_fail;
     host.udata = m_udata;
     host.local = m_local;
     host.set_local = m_set_local;
