@@ -367,11 +367,13 @@ main(int argc, char **argv)
             printf("Version: %s\n", CF_VERSION);
         return 0;
     }
-    for (int i = 2; i < argc; i++)
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            cf_cli_help(stdout);
-            return 0;
-        }
+    /* "run -h": the action's help; a -h after the plugin belongs to
+     * the program. */
+    if (argc > 2 &&
+        (strcmp(argv[2], "-h") == 0 || strcmp(argv[2], "--help") == 0)) {
+        cf_cli_help(stdout);
+        return 0;
+    }
     if (strcmp(action, "run") == 0)
         return cf_cli_run(argc - 2, argv + 2);
     if (strcmp(action, "info") == 0)

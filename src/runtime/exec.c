@@ -214,7 +214,23 @@ cf_exec_deploy(cf_exec_t *ex, cf_error_t **errp)
                 w->partitioner = out->partitioner;
                 w->consumers = tv->parallelism;
                 w->max_parallelism = tv->max_parallelism;
+                /* The key selector of the HASH edge itself (a union of
+                 * keyed streams feeds a non-keyed consumer). */
                 w->key_fn = consumer->key_fn;
+                for (int e = 0; e < job->env->nedges; e++) {
+                    cf_sedge_t *se = &job->env->edges[e];
+                    if (se->src == jv->ops[out->op].node &&
+                        se->dst == consumer->id && se->key_fn != NULL)
+                        w->key_fn = se->key_fn;
+                }
+                if (out->partitioner == CF_PARTITION_HASH &&
+                    w->key_fn == NULL) {
+                    rc = cf_error_set(errp, CF_EGRAPH,
+                                      "HASH edge into '%s' has no key "
+                                      "selector",
+                                      consumer->name);
+                    break;
+                }
                 w->key_ctx = &t->ctxs[out->op];
                 w->rr = n > 1 ? i % n : 0;
                 w->rng = 0x9e3779b97f4a7c15ULL ^ (uint64_t)(i + 1) * 7919;

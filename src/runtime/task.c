@@ -642,6 +642,9 @@ cf_task_run_input(cf_task_t *t)
                 return rc;
             }
         }
+        /* cf_fail() followed by CF_OK still fails the task. */
+        if (atomic_load(&t->user_failed))
+            return CF_EUSER;
         cf_task_maybe_flush(t);
     }
 }
@@ -653,6 +656,8 @@ cf_task_end_input(cf_task_t *t)
     for (int i = 0; i < t->nctxs; i++)
         if ((rc = cf_op_finish(&t->ctxs[i])) < 0)
             return rc;
+    if (atomic_load(&t->user_failed))
+        return CF_EUSER;
     for (int i = 0; i < t->nwriters; i++)
         if ((rc = cf_net_partition_broadcast_event(
                  &t->writers[i].part, CF_NET_EV_END_OF_PARTITION, NULL, 0)) <

@@ -19,6 +19,15 @@ check_failed "open fails" "cannot open resource for check -> Sink: Discard" --mo
 check_failed "keyed state on a non-keyed stream" \
     "Keyed state can only be used on a 'keyed stream'" --mode unkeyed
 
+# cf_fail() followed by CF_OK still fails the job.
+run_cf "$WORK/out" "$WORK/err" 60 run -t local -p 2 "$PLUGINS/tp_union_keyed.so" --failok
+expect_eq "cf_fail then CF_OK: exit code" 1 "$RC"
+expect_contains "cf_fail then CF_OK: message" "$WORK/err" "failed at 7 but returned CF_OK"
+# A union of keyed streams into a non-keyed operator runs (no crash).
+run_cf "$WORK/out" "$WORK/err" 60 run -t local -p 2 "$PLUGINS/tp_union_keyed.so"
+expect_eq "union of keyed streams: exit code" 0 "$RC"
+expect_eq "union of keyed streams: output" "$(seq 0 19)" "$(job_output "$WORK/out" | strip_prefix | sort -n)"
+
 # Failures while building the job: one line, exit code 1.
 run_cf "$WORK/out" "$WORK/err" 30 run -t local "$PLUGINS/tp_fail.so" --mode build
 expect_eq "entry fails: exit code" 1 "$RC"
