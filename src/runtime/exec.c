@@ -42,8 +42,8 @@ cf_edge_pointwise(int partitioner)
 }
 
 /* Consumers [*lo, *lo + *n) of producer i. */
-static void
-cf_edge_consumers(int partitioner, int P, int C, int i, int *lo, int *n)
+void
+cf_job_edge_consumers(int partitioner, int P, int C, int i, int *lo, int *n)
 {
     if (!cf_edge_pointwise(partitioner)) {
         *lo = 0;
@@ -61,14 +61,14 @@ static int
 cf_edge_connected(int partitioner, int P, int C, int i, int k)
 {
     int lo, n;
-    cf_edge_consumers(partitioner, P, C, i, &lo, &n);
+    cf_job_edge_consumers(partitioner, P, C, i, &lo, &n);
     return k >= lo && k < lo + n;
 }
 
 /* The network memory budget from taskmanager.memory.network.* (Flink's
  * derivation: fraction of the total Flink memory, within [min, max]). */
-static int64_t
-cf_exec_network_bytes(const cf_config_t *cfg)
+int64_t
+cf_runtime_network_bytes(const cf_config_t *cfg)
 {
     int64_t mn = cf_config_get_memory(cfg, "taskmanager.memory.network.min",
                                       64LL << 20);
@@ -98,8 +98,8 @@ cf_exec_network_bytes(const cf_config_t *cfg)
     return net;
 }
 
-static int64_t
-cf_exec_flush_ns(const cf_config_t *cfg)
+int64_t
+cf_runtime_flush_ns(const cf_config_t *cfg)
 {
     int64_t ms;
     if (!cf_config_get_bool(cfg, "execution.buffer-timeout.enabled", 1))
@@ -146,11 +146,7 @@ cf_exec_deploy(cf_exec_t *ex, cf_error_t **errp)
 {
     cf_job_t *job = ex->job;
     const cf_config_t *cfg = job->cfg;
-    int bpc = cf_config_get_int(
-        cfg, "taskmanager.network.memory.buffers-per-channel", 2);
-    int floating = cf_config_get_int(
-        cfg, "taskmanager.network.memory.floating-buffers-per-gate", 8);
-    int64_t flush_ns = cf_exec_flush_ns(cfg);
+    int64_t flush_ns = cf_runtime_flush_ns(cfg);
     int **base = cf_calloc((size_t)job->nvertices, sizeof(int *));
     int *first = cf_calloc((size_t)job->nvertices + 1, sizeof(int));
     int rc = 0;
@@ -181,7 +177,7 @@ cf_exec_deploy(cf_exec_t *ex, cf_error_t **errp)
             }
             base[v][k * (jv->nins + 1) + jv->nins] = nch;
             ex->tasks[first[v] + k] =
-                cf_task_new(ex, job, v, k, nch, flush_ns);
+                cf_task_new(ex, job, v, k, 0, nch, flush_ns);
         }
     }
 
@@ -193,47 +189,13 @@ cf_exec_deploy(cf_exec_t *ex, cf_error_t **errp)
             for (int o = 0; o < jv->nouts; o++) {
                 cf_jout_t *out = &jv->outs[o];
                 cf_jvertex_t *tv = &job->vertices[out->target];
-                cf_snode_t *consumer =
-                    cf_env_node(job->env, tv->ops[0].node);
                 cf_rw_t *w = &t->writers[o];
-                int lo, n, need;
+                int lo, n;
 
-                cf_edge_consumers(out->partitioner, jv->parallelism,
-                                  tv->parallelism, i, &lo, &n);
-                need = n * bpc + floating;
-                if (need < n + 1)
-                    need = n + 1;
-                t->pools[o] =
-                    cf_net_pool_new(ex->net, (uint32_t)need, &t->sig, errp);
-                if (t->pools[o] == NULL) {
-                    rc = CF_ENOBUFS;
+                cf_job_edge_consumers(out->partitioner, jv->parallelism,
+                                      tv->parallelism, i, &lo, &n);
+                if ((rc = cf_task_output_setup(t, o, ex->net, errp)) < 0)
                     break;
-                }
-                cf_net_partition_init(&w->part, t->pools[o], n, &t->sig,
-                                      &t->cancel);
-                w->partitioner = out->partitioner;
-                w->consumers = tv->parallelism;
-                w->max_parallelism = tv->max_parallelism;
-                /* The key selector of the HASH edge itself (a union of
-                 * keyed streams feeds a non-keyed consumer). */
-                w->key_fn = consumer->key_fn;
-                for (int e = 0; e < job->env->nedges; e++) {
-                    cf_sedge_t *se = &job->env->edges[e];
-                    if (se->src == jv->ops[out->op].node &&
-                        se->dst == consumer->id && se->key_fn != NULL)
-                        w->key_fn = se->key_fn;
-                }
-                if (out->partitioner == CF_PARTITION_HASH &&
-                    w->key_fn == NULL) {
-                    rc = cf_error_set(errp, CF_EGRAPH,
-                                      "HASH edge into '%s' has no key "
-                                      "selector",
-                                      consumer->name);
-                    break;
-                }
-                w->key_ctx = &t->ctxs[out->op];
-                w->rr = n > 1 ? i % n : 0;
-                w->rng = 0x9e3779b97f4a7c15ULL ^ (uint64_t)(i + 1) * 7919;
                 for (int s = 0; s < n; s++) {
                     int k = lo + s, ch = 0;
                     cf_task_t *c = ex->tasks[first[out->target] + k];
@@ -313,7 +275,7 @@ cf_job_run_local(cf_job_t *job, const volatile sig_atomic_t *cancel,
         goto out;
 
     ex.net = cf_net_env_new(
-        cf_exec_network_bytes(job->cfg),
+        cf_runtime_network_bytes(job->cfg),
         (uint32_t)cf_config_get_memory(job->cfg,
                                        "taskmanager.memory.segment-size",
                                        32 * 1024));

@@ -8,6 +8,8 @@
 #define CF_RUNTIME_H
 
 #include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -123,5 +125,87 @@ typedef struct cf_local_result_s {
  * handler, for instance) cancels it. */
 int cf_job_run_local(cf_job_t *job, const volatile sig_atomic_t *cancel,
                      cf_local_result_t *res, cf_error_t **errp);
+
+
+/* ------------------------------------------------------------------ */
+/* Cluster deployment (TaskManager side, and JobManager helpers)       */
+/* ------------------------------------------------------------------ */
+
+struct cf_net_env_s;
+struct cf_net_gate_s;
+struct cf_net_partition_s;
+
+/* The network memory of a process from taskmanager.memory.network.*
+ * (Flink's derivation), and the output flush interval from
+ * execution.buffer-timeout.* (ns; -1: flush only full buffers). */
+int64_t cf_runtime_network_bytes(const cf_config_t *cfg);
+int64_t cf_runtime_flush_ns(const cf_config_t *cfg);
+
+/* Bind a job that the plugin's entry just built (cf_job_build, with the
+ * same arguments and parallelism) to the JobGraph the JobManager shipped:
+ * vertices, chains and parallelisms come from buf. Fails, naming the
+ * operator, when the entry built another graph. */
+int cf_job_bind(cf_job_t *job, const uint8_t *buf, size_t len,
+                cf_error_t **errp);
+
+/* Consumers [*lo, *lo + *n) of producer subtask i on an edge of
+ * partitioner (CF_PARTITION_*, 7 = HASH) from P producers to C
+ * consumers: all of them, or Flink's POINTWISE pattern for FORWARD and
+ * RESCALE. A consumer's input channels are, per input in order, the
+ * connected producers in index order; producer i addresses consumer k
+ * through its subpartition k - lo. */
+void cf_job_edge_consumers(int partitioner, int P, int C, int i, int *lo,
+                           int *n);
+
+/* One deployed subtask (Flink's Task): a thread running the vertex's
+ * chain. Created with its output partitions (pools reserved from net)
+ * and its input gate; the caller connects them (the network manager),
+ * then starts it. The thread waits until every output subpartition is
+ * connected (cf_task_connected() reaches cf_task_subpartitions()) before
+ * running the chain. */
+typedef struct cf_task_s cf_task_t;
+
+/* Called on the task's thread at every ExecutionState change (failure is
+ * the root cause when FAILED). Must not block. */
+typedef void (*cf_task_state_cb)(cf_task_t *t, cf_exec_state_t state,
+                                 const char *failure, void *arg);
+
+typedef struct cf_task_spec_s {
+    int vertex;        /* index in the job's vertices */
+    int subtask;
+    int attempt;       /* attempt number (the "#n" of the task name) */
+    int nchannels;     /* input channels over all inputs */
+    struct cf_net_env_s *net; /* the TaskManager's network budget */
+    cf_task_state_cb state_cb;
+    void *cb_arg;
+} cf_task_spec_t;
+
+cf_task_t *cf_task_deploy(cf_job_t *job, const cf_task_spec_t *spec,
+                          cf_error_t **errp);
+int cf_task_noutputs(const cf_task_t *t);
+struct cf_net_partition_s *cf_task_output(cf_task_t *t, int o);
+/* NULL for a source vertex. */
+struct cf_net_gate_s *cf_task_gate(cf_task_t *t);
+/* Sum of the outputs' subpartitions, and the counter the network manager
+ * increments as each is connected (with cf_task_signal() notified). */
+int cf_task_subpartitions(const cf_task_t *t);
+atomic_int *cf_task_connected(cf_task_t *t);
+cf_signal_t *cf_task_signal(cf_task_t *t);
+const char *cf_task_name_get(const cf_task_t *t); /* "Map (1/2)#0" */
+cf_exec_state_t cf_task_state(const cf_task_t *t);
+void cf_task_counters(const cf_task_t *t, int64_t *records_in,
+                      int64_t *records_out, int64_t *bytes_in,
+                      int64_t *bytes_out);
+/* SCHEDULED -> DEPLOYING, start the thread. */
+int cf_task_start(cf_task_t *t, cf_error_t **errp);
+/* Ask the thread to stop (CANCELING -> CANCELED). Thread: any. */
+void cf_task_cancel(cf_task_t *t);
+/* Wait for the thread (after a terminal state). */
+void cf_task_join(cf_task_t *t);
+/* Free after join, once the network manager released the task's
+ * partitions and gate: destroys the gate (recycling what is queued),
+ * the partitions, and hands the pools back (each freed when its last
+ * buffer, possibly held by a local consumer, returns). */
+void cf_task_free(cf_task_t *t);
 
 #endif /* CF_RUNTIME_H */

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "netmgr.h"
 #include "task.h"
 
 /* ------------------------------------------------------------------ */
@@ -377,7 +378,7 @@ cf_task_buf_reserve(cf_ctx_t *ctx, cf_buf_t *buf, uint32_t cap)
 }
 
 static cf_state_t *
-cf_task_state(cf_ctx_t *ctx, const char *name, cf_state_kind_t kind,
+cf_task_kstate(cf_ctx_t *ctx, const char *name, cf_state_kind_t kind,
               cf_reduce_fn fn)
 {
     cf_error_t *err = NULL;
@@ -401,19 +402,19 @@ cf_task_state(cf_ctx_t *ctx, const char *name, cf_state_kind_t kind,
 cf_state_t *
 cf_task_state_value(cf_ctx_t *ctx, const char *name)
 {
-    return cf_task_state(ctx, name, CF_STATE_VALUE, NULL);
+    return cf_task_kstate(ctx, name, CF_STATE_VALUE, NULL);
 }
 
 cf_state_t *
 cf_task_state_list(cf_ctx_t *ctx, const char *name)
 {
-    return cf_task_state(ctx, name, CF_STATE_LIST, NULL);
+    return cf_task_kstate(ctx, name, CF_STATE_LIST, NULL);
 }
 
 cf_state_t *
 cf_task_state_map(cf_ctx_t *ctx, const char *name)
 {
-    return cf_task_state(ctx, name, CF_STATE_MAP, NULL);
+    return cf_task_kstate(ctx, name, CF_STATE_MAP, NULL);
 }
 
 cf_state_t *
@@ -423,7 +424,7 @@ cf_task_state_reducing(cf_ctx_t *ctx, const char *name, cf_reduce_fn fn)
         cf_fail(ctx, "reducing state '%s' needs a reduce function", name);
         return NULL;
     }
-    return cf_task_state(ctx, name, CF_STATE_REDUCING, fn);
+    return cf_task_kstate(ctx, name, CF_STATE_REDUCING, fn);
 }
 
 /* ------------------------------------------------------------------ */
@@ -432,7 +433,7 @@ cf_task_state_reducing(cf_ctx_t *ctx, const char *name, cf_reduce_fn fn)
 
 cf_task_t *
 cf_task_new(cf_exec_t *exec, cf_job_t *job, int vertex_idx, int subtask,
-            int nchannels, int64_t flush_ns)
+            int attempt, int nchannels, int64_t flush_ns)
 {
     cf_task_t *t = CF_NEW(cf_task_t);
     cf_jvertex_t *v = &job->vertices[vertex_idx];
@@ -442,8 +443,10 @@ cf_task_new(cf_exec_t *exec, cf_job_t *job, int vertex_idx, int subtask,
     t->vertex = v;
     t->vertex_idx = vertex_idx;
     t->subtask = subtask;
-    t->name = cf_asprintf("%s (%d/%d)#0", v->name, subtask + 1,
-                          v->parallelism);
+    t->attempt = attempt;
+    t->name = cf_asprintf("%s (%d/%d)#%d", v->name, subtask + 1,
+                          v->parallelism, attempt);
+    atomic_init(&t->connected, 0);
     cf_signal_init(&t->sig);
     atomic_init(&t->cancel, 0);
     atomic_init(&t->state, CF_EXEC_CREATED);
@@ -536,7 +539,11 @@ cf_task_transition(cf_task_t *t, cf_exec_state_t to)
     atomic_store(&t->state, to);
     cf_log_info("%s switched from %s to %s.", t->name,
                 cf_exec_state_name(from), cf_exec_state_name(to));
-    cf_exec_task_changed(t->exec, t);
+    if (t->exec != NULL)
+        cf_exec_task_changed(t->exec, t);
+    if (t->state_cb != NULL)
+        t->state_cb(t, to, to == CF_EXEC_FAILED ? t->failure : NULL,
+                    t->cb_arg);
 }
 
 static void
@@ -629,6 +636,14 @@ cf_task_run_input(cf_task_t *t)
         }
         if (buf->kind == CF_NET_EVENT) {
             uint16_t ev = buf->event;
+            if (ev == CF_NET_EV_ERROR) {
+                /* The network manager lost the channel's producer. */
+                if (t->failure == NULL)
+                    t->failure = cf_strndup((const char *)buf->data,
+                                            buf->len);
+                cf_net_buf_recycle(buf);
+                return CF_EIO;
+            }
             cf_net_buf_recycle(buf);
             if (ev == CF_NET_EV_END_OF_PARTITION && --t->live_channels == 0)
                 return 1;
@@ -677,6 +692,20 @@ cf_task_main(void *arg)
     pthread_setname_np(pthread_self(), tname);
     cf_log_set_thread_name(t->name);
     t->start_ms = cf_now_ms();
+    /* Cluster tasks: every output subpartition must have its consumer
+     * before the first record is written (nothing is buffered for a
+     * consumer that has not asked yet). */
+    if (t->nsubparts > 0) {
+        uint64_t seen = 0;
+        for (;;) {
+            seen = cf_signal_count(&t->sig);
+            if (atomic_load_explicit(&t->connected, memory_order_acquire) >=
+                    t->nsubparts ||
+                atomic_load(&t->cancel))
+                break;
+            cf_signal_wait(&t->sig, &seen, cf_mono_ns() + 100000000LL);
+        }
+    }
     cf_task_transition(t, CF_EXEC_INITIALIZING);
     /* Open the chain tail first, as Flink does. */
     for (int i = t->nctxs - 1; i >= 0 && rc == 0; i--)

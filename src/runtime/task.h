@@ -36,6 +36,12 @@ struct cf_task_s {
     int nchannels;
     int live_channels;
 
+    int attempt;
+    cf_task_state_cb state_cb; /* cluster tasks (deploy.c), or NULL */
+    void *cb_arg;
+    atomic_int connected; /* output subpartitions connected so far */
+    int nsubparts;        /* over all outputs */
+
     int64_t flush_interval_ns; /* < 0: flush only full buffers */
     int64_t next_flush_ns;
     int64_t start_ms, end_ms;
@@ -44,7 +50,12 @@ struct cf_task_s {
 /* Create the task's operator instances and input gate (exec.c wires the
  * writers). Thread: executor. */
 cf_task_t *cf_task_new(cf_exec_t *exec, cf_job_t *job, int vertex_idx,
-                       int subtask, int nchannels, int64_t flush_ns);
+                       int subtask, int attempt, int nchannels,
+                       int64_t flush_ns);
+/* Reserve output o's pool from net and set up its record writer (the
+ * subpartitions are connected later). Thread: executor. */
+int cf_task_output_setup(cf_task_t *t, int o, cf_net_env_t *net,
+                         cf_error_t **errp);
 void cf_task_destroy(cf_task_t *t);
 /* The thread body. */
 void *cf_task_main(void *arg);
