@@ -113,6 +113,8 @@ static const cf_config_key_t cf_config_key_table[] = {
     {"web.checkpoints.history", I, "10", NULL,
      "jobmanager.web.checkpoints.history",
      "Number of checkpoints kept in the checkpoint statistics history."},
+    {"jobstore.max-capacity", I, "1000", NULL, NULL,
+     "Finished jobs kept by the JobManager for the REST API."},
     {"web.exception-history-size", I, "16", NULL, NULL,
      "Number of failures kept in a job's exception history."},
     {"web.history", I, "5", NULL, "jobmanager.web.history",

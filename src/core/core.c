@@ -516,6 +516,8 @@ cf_signal_init(cf_signal_t *s)
     pthread_cond_init(&s->cv, &ca);
     pthread_condattr_destroy(&ca);
     s->count = 0;
+    s->hook = NULL;
+    s->hook_arg = NULL;
 }
 
 void
@@ -531,6 +533,17 @@ cf_signal_notify(cf_signal_t *s)
     pthread_mutex_lock(&s->mu);
     s->count++;
     pthread_cond_signal(&s->cv);
+    if (s->hook != NULL)
+        s->hook(s->hook_arg);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void
+cf_signal_set_hook(cf_signal_t *s, void (*fn)(void *), void *arg)
+{
+    pthread_mutex_lock(&s->mu);
+    s->hook = fn;
+    s->hook_arg = arg;
     pthread_mutex_unlock(&s->mu);
 }
 

@@ -205,11 +205,18 @@ typedef struct cf_signal_s {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     uint64_t count;
+    void (*hook)(void *); /* optional, see cf_signal_set_hook */
+    void *hook_arg;
 } cf_signal_t;
 
 void cf_signal_init(cf_signal_t *s);
 void cf_signal_deinit(cf_signal_t *s);
 void cf_signal_notify(cf_signal_t *s);
+/* Also call fn(arg) on every notify, after the count bump and under the
+ * signal's mutex (so fn must not block; uv_async_send is the use case).
+ * Once set_hook(s, NULL, NULL) returns, the old hook is not running and
+ * will not run again. Thread: any. */
+void cf_signal_set_hook(cf_signal_t *s, void (*fn)(void *), void *arg);
 /* Wait until the count differs from *seen or until deadline (monotonic
  * ns; -1: no deadline). Updates *seen. Returns 1 if notified, 0 on
  * timeout. */

@@ -81,6 +81,11 @@ cf_net_pool_t *cf_net_pool_new(cf_net_env_t *env, uint32_t n,
                                cf_signal_t *owner, cf_error_t **errp);
 /* All the pool's buffers must have been recycled (asserted). */
 void cf_net_pool_destroy(cf_net_pool_t *pool);
+/* The owner is done with the pool: it no longer notifies the owner, and
+ * it is destroyed now if every buffer is back, else by the recycle that
+ * returns the last one (its segments then go back to env). Thread: any
+ * (the owner's, once). */
+void cf_net_pool_release(cf_net_pool_t *pool);
 /* A free buffer (len 0, kind DATA), or NULL. Thread: owner. */
 cf_net_buf_t *cf_net_pool_try_request(cf_net_pool_t *pool);
 int cf_net_pool_has_free(cf_net_pool_t *pool);

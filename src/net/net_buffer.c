@@ -16,6 +16,11 @@
  * tear the pool (and, after it, its signal) down under a recycler that is
  * still notifying. The number of free buffers is mirrored in an atomic so
  * that cf_net_pool_has_free needs no lock.
+ *
+ * A pool whose owner is done with it while some of its buffers are still
+ * elsewhere (in a local consumer's gate, say) is released rather than
+ * destroyed: it forgets its owner at once and the recycle that brings its
+ * last buffer back destroys it.
  */
 #include "net.h"
 
@@ -40,6 +45,7 @@ struct cf_net_pool_s {
     pthread_mutex_t mu;
     cf_net_buf_t *free; /* guarded by mu */
     atomic_uint nfree;  /* written under mu, read anywhere */
+    int released;       /* guarded by mu: the last recycle destroys */
 };
 
 /* ------------------------------------------------------------------ */
@@ -179,6 +185,23 @@ cf_net_pool_destroy(cf_net_pool_t *pool)
     cf_free(pool);
 }
 
+void
+cf_net_pool_release(cf_net_pool_t *pool)
+{
+    int now;
+
+    if (pool == NULL)
+        return;
+    pthread_mutex_lock(&pool->mu);
+    pool->owner = NULL;
+    now = atomic_load(&pool->nfree) == pool->n;
+    if (!now)
+        pool->released = 1;
+    pthread_mutex_unlock(&pool->mu);
+    if (now)
+        cf_net_pool_destroy(pool);
+}
+
 cf_net_buf_t *
 cf_net_pool_try_request(cf_net_pool_t *pool)
 {
@@ -246,6 +269,7 @@ void
 cf_net_buf_recycle(cf_net_buf_t *buf)
 {
     cf_net_pool_t *pool;
+    int last;
 
     if (buf == NULL)
         return;
@@ -262,5 +286,10 @@ cf_net_buf_recycle(cf_net_buf_t *buf)
     atomic_fetch_add_explicit(&pool->nfree, 1, memory_order_relaxed);
     if (pool->owner != NULL)
         cf_signal_notify(pool->owner);
+    /* Nobody else holds a buffer of a released pool once all are back. */
+    last = pool->released &&
+           atomic_load_explicit(&pool->nfree, memory_order_relaxed) == pool->n;
     pthread_mutex_unlock(&pool->mu);
+    if (last)
+        cf_net_pool_destroy(pool);
 }

@@ -172,6 +172,28 @@ cf_task_deploy(cf_job_t *job, const cf_task_spec_t *spec, cf_error_t **errp)
                      jv->name, jv->nins, spec->nchannels);
         return NULL;
     }
+    {
+        /* The channels the graph implies: a wrong count would leave the
+         * task waiting for a channel that never delivers. */
+        int want = 0;
+        for (int in = 0; in < jv->nins; in++) {
+            cf_jvertex_t *src = &job->vertices[jv->ins[in].source];
+            int part = src->outs[jv->ins[in].out_idx].partitioner;
+            for (int i = 0; i < src->parallelism; i++) {
+                int lo, n;
+                cf_job_edge_consumers(part, src->parallelism,
+                                      jv->parallelism, i, &lo, &n);
+                want += spec->subtask >= lo && spec->subtask < lo + n;
+            }
+        }
+        if (want != spec->nchannels) {
+            cf_error_set(errp, CF_EINVAL,
+                         "subtask %d of vertex '%s' reads %d input "
+                         "channels, but %d were given",
+                         spec->subtask, jv->name, want, spec->nchannels);
+            return NULL;
+        }
+    }
     t = cf_task_new(NULL, job, spec->vertex, spec->subtask, spec->attempt,
                     spec->nchannels, cf_runtime_flush_ns(job->cfg));
     t->state_cb = spec->state_cb;

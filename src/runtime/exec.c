@@ -207,6 +207,8 @@ cf_exec_deploy(cf_exec_t *ex, cf_error_t **errp)
                                             out->target_gate];
                     cf_net_partition_connect(&w->part, s, c->gate, ch);
                 }
+                /* Local wiring is complete before any task starts. */
+                atomic_fetch_add(&t->connected, n);
             }
         }
     }

@@ -55,7 +55,8 @@ cf_job_status_can_move(cf_job_status_t from, cf_job_status_t to)
     case CF_JOB_CREATED:
         return from == CF_JOB_INITIALIZING || from == CF_JOB_RESTARTING;
     case CF_JOB_RUNNING:
-        return from == CF_JOB_CREATED || from == CF_JOB_RECONCILING;
+        return from == CF_JOB_CREATED || from == CF_JOB_RECONCILING ||
+               from == CF_JOB_RESTARTING;
     case CF_JOB_FAILING:
     case CF_JOB_RESTARTING:
         return from == CF_JOB_RUNNING || from == CF_JOB_CREATED ||

@@ -5,6 +5,9 @@
  *   --case chain   datagen(p=1) -> map -> filter -> discard
  *   --case keyed   datagen(p=2) -> key_by -> keyed sum in value state (p=2)
  *                  -> discard
+ *   --case exchange  datagen(p=2) -> key_by -> discard (p=2): a pure
+ *                  network exchange (between TaskManagers in a cluster)
+ *   --size S       record size in bytes of the exchange case (>= 8)
  *   --n N          records (default 10000000)
  *   --keys K       distinct keys of the keyed case (default 100000)
  */
@@ -83,6 +86,17 @@ bench_sum_process(cf_ctx_t *ctx, const cf_record_t *in)
     return CF_OK;
 }
 
+static uint32_t g_size = 64;
+
+BENCH_API int
+bench_gen_sized(cf_ctx_t *ctx, uint64_t index)
+{
+    uint8_t *b = cf_ctx_scratch(ctx, g_size);
+    int64_t key = (int64_t)((index * 2654435761u) % (uint64_t)g_keys);
+    memcpy(b, &key, sizeof key);
+    return cf_emit(ctx, b, g_size, CF_NO_TIMESTAMP);
+}
+
 static const cf_process_ops_t sum_ops = {
     sizeof(cf_process_ops_t), bench_sum_open, bench_sum_process, NULL, NULL};
 
@@ -109,6 +123,15 @@ build(cf_env_t *env, int argc, char **argv)
         s = cf_stream_key_by(s, bench_key, NULL);
         s = cf_stream_process(s, "sum", &sum_ops, NULL);
         cf_stream_set_parallelism(s, 2);
+        s = cf_stream_discard(s);
+        cf_stream_set_parallelism(s, 2);
+    } else if (strcmp(c, "exchange") == 0) {
+        g_size = (uint32_t)atoi(cf_param_get(argc, argv, "size", "64"));
+        if (g_size < 8 || g_size > (1u << 20))
+            return cf_env_fail(env, "--size must be in [8, 1048576]");
+        s = cf_env_datagen(env, "gen", bench_gen_sized, NULL, n, 0);
+        cf_stream_set_parallelism(s, 2);
+        s = cf_stream_key_by(s, bench_key, NULL);
         s = cf_stream_discard(s);
         cf_stream_set_parallelism(s, 2);
     } else {

@@ -1,0 +1,280 @@
+/*
+ * jobmanager_int.h: the JobManager's components and the in-process
+ * gateways between them (Flink's Dispatcher, ResourceManager, JobMaster).
+ *
+ * The components talk through the functions below, passing the same
+ * protobuf structs as the RPC (proto/rpc.proto) where a message crosses a
+ * component boundary, so each could move to its own process later.
+ *
+ *   REST (rest.c, rest_handlers.c) -> Dispatcher (dispatcher.c)
+ *   Dispatcher -> JobMaster (jobmaster.c): one per submitted job
+ *   JobMaster -> ResourceManager (resourcemanager.c): slot requests
+ *   ResourceManager -> TaskManager (RPC RequestSlot) -> JobMaster (RPC
+ *   OfferSlots) -> TaskManager (RPC SubmitTask)
+ *
+ * Threads: everything here runs on the JobManager's control loop.
+ */
+#ifndef CF_JOBMANAGER_INT_H
+#define CF_JOBMANAGER_INT_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "core.h"
+#include "jobgraph.pb-c.h"
+#include "loop.h"
+#include "rest.h"
+#include "rpc.h"
+#include "runtime.h"
+
+typedef struct cf_jm_s cf_jm_t;
+typedef struct cf_dispatcher_s cf_dispatcher_t;
+typedef struct cf_rm_s cf_rm_t;
+typedef struct cf_jobmaster_s cf_jobmaster_t;
+typedef struct cf_blob_store_s cf_blob_store_t;
+
+/* The JobManager process. */
+struct cf_jm_s {
+    cf_loop_t *loop;
+    cf_config_t *cfg;
+    char resource_id[64];
+    char *work_dir;        /* web.upload.dir / blob dirs live under it */
+    int64_t start_ms;
+    cf_rpc_server_t *rpc;  /* jobmanager.rpc.port */
+    cf_rest_t *rest;       /* rest.port */
+    cf_blob_store_t *blobs;
+    cf_dispatcher_t *dispatcher;
+    cf_rm_t *rm;
+    int shutting_down;
+};
+
+/* ------------------------------------------------------------------ */
+/* Blob store (blob.c): plugins by content, SHA-256 keys.              */
+/* ------------------------------------------------------------------ */
+
+cf_blob_store_t *cf_blob_store_new(const char *dir, cf_error_t **errp);
+void cf_blob_store_destroy(cf_blob_store_t *b);
+/* Move (rename) the file at path into the store; *key_hex gets the
+ * 64-hex SHA-256 key (a static buffer of the caller, 65 bytes). */
+int cf_blob_store_put(cf_blob_store_t *b, const char *path,
+                      char key_hex[65], cf_error_t **errp);
+/* The stored file of key, or NULL. */
+const char *cf_blob_store_path(cf_blob_store_t *b, const char *key_hex);
+/* SHA-256 of a file as 64 hex characters (libcrypto). */
+int cf_blob_sha256_file(const char *path, char key_hex[65]);
+/* Answer a BlobGet request (chunks of at most 1 MiB). */
+void cf_blob_store_on_get(cf_blob_store_t *b, cf_rpc_conn_t *c,
+                          uint64_t req_id, const Cflink__BlobGet *get);
+
+/* ------------------------------------------------------------------ */
+/* ResourceManager (resourcemanager.c)                                 */
+/* ------------------------------------------------------------------ */
+
+typedef enum cf_slot_state_e {
+    CF_SLOT_FREE = 0,
+    CF_SLOT_PENDING,   /* RequestSlot sent, offer not yet accepted */
+    CF_SLOT_ALLOCATED, /* offered to and accepted by a JobMaster */
+} cf_slot_state_t;
+
+typedef struct cf_rm_slot_s {
+    cf_slot_state_t state;
+    cf_id_t allocation_id;
+    cf_id_t job_id;
+} cf_rm_slot_t;
+
+/* A registered TaskManager. */
+typedef struct cf_rm_tm_s {
+    char *resource_id;
+    cf_id_t instance_id; /* new at every registration */
+    char *host;
+    int data_port;
+    char *rpc_peer;      /* "host:port" of its RPC connection */
+    cf_rpc_conn_t *conn;
+    int num_slots;
+    cf_rm_slot_t *slots; /* num_slots entries */
+    int cpu_cores;
+    int64_t physical_memory;
+    int64_t network_memory;
+    int64_t managed_memory;
+    int64_t registered_ms;
+    int64_t last_heartbeat_ms;
+    char *version;
+    struct cf_rm_tm_s *next;
+} cf_rm_tm_t;
+
+cf_rm_t *cf_rm_new(cf_jm_t *jm);
+void cf_rm_destroy(cf_rm_t *rm);
+/* RegisterTaskExecutor (a request) and other TaskManager messages. */
+void cf_rm_on_message(cf_rm_t *rm, cf_rpc_conn_t *c, uint64_t req_id,
+                      const Cflink__Envelope *msg);
+/* A TaskManager connection closed: the TaskManager is removed at once,
+ * its slots failed (JobMasters told through cf_jobmaster_tm_lost). */
+void cf_rm_on_close(cf_rm_t *rm, cf_rpc_conn_t *c, const char *reason);
+
+/* Gateway for JobMasters. Ask for n more slots for job: the RM sends
+ * RequestSlot to TaskManagers with free slots (spreading the requests
+ * over TaskManagers in registration order, filling each), keeping what it
+ * cannot serve pending until slots free up or TaskManagers register. */
+void cf_rm_request_slots(cf_rm_t *rm, const cf_id_t *job_id, int n);
+/* Drop the job's pending requests (job ended or restarting). */
+void cf_rm_cancel_requests(cf_rm_t *rm, const cf_id_t *job_id);
+/* The JobMaster accepted / declined / released a slot it was offered. */
+void cf_rm_slot_accepted(cf_rm_t *rm, const char *resource_id,
+                         const cf_id_t *allocation_id);
+void cf_rm_slot_released(cf_rm_t *rm, const char *resource_id,
+                         const cf_id_t *allocation_id);
+cf_rm_tm_t *cf_rm_find_tm(cf_rm_t *rm, const char *resource_id);
+cf_rm_tm_t *cf_rm_tms(cf_rm_t *rm); /* list head (->next) */
+int cf_rm_tm_count(cf_rm_t *rm);
+int cf_rm_slots_total(cf_rm_t *rm);
+int cf_rm_slots_free(cf_rm_t *rm);
+
+/* ------------------------------------------------------------------ */
+/* JobMaster (jobmaster.c, restart.c)                                  */
+/* ------------------------------------------------------------------ */
+
+/* One execution of a subtask (Flink's ExecutionVertex + its current
+ * Execution). */
+typedef struct cf_exec_vertex_s {
+    int subtask;
+    int attempt;          /* attempt number, 0 first */
+    cf_id_t attempt_id;   /* ExecutionAttemptID of the current attempt */
+    cf_exec_state_t state;
+    int64_t state_ts[CF_EXEC_STATE_COUNT]; /* epoch ms, 0: never */
+    char *tm_resource_id; /* where deployed, or NULL */
+    char *tm_host;
+    int tm_data_port;
+    cf_id_t allocation_id;
+    int64_t records_in, records_out, bytes_in, bytes_out;
+    char *failure;
+} cf_exec_vertex_t;
+
+/* Flink's ExecutionJobVertex. */
+typedef struct cf_ejv_s {
+    cf_id_t id;
+    char id_hex[CF_ID_HEX_LEN + 1];
+    char *name;
+    int parallelism;
+    int max_parallelism;
+    cf_exec_vertex_t *subtasks;
+} cf_ejv_t;
+
+typedef struct cf_job_exception_s {
+    int64_t timestamp;
+    char *exception;     /* the message, Flink's "exceptionName: message" */
+    char *task_name;     /* NULL for a global failure */
+    char *location;      /* TaskManager "host:port", or NULL */
+    char *tm_id;
+    struct cf_job_exception_s *next; /* newest first */
+} cf_job_exception_t;
+
+/* Everything a JobMaster needs to run a job, as the Dispatcher hands it
+ * over (copied). */
+typedef struct cf_jobmaster_spec_s {
+    const cf_id_t *job_id;
+    const char *name;
+    const uint8_t *graph_pb; /* encoded cflink.JobGraph */
+    size_t graph_len;
+    const char *plan_json;   /* Flink's JSON plan */
+    const char *plugin_key;  /* blob key (64 hex) */
+    const char *plugin_name; /* file name as uploaded */
+    const char *jar_id;      /* for the REST API */
+    char *const *args;
+    int nargs;
+    int parallelism;         /* job-level parallelism used to build */
+    const cf_config_t *job_cfg; /* cluster config + job -D overrides */
+} cf_jobmaster_spec_t;
+
+struct cf_jobmaster_s {
+    cf_jm_t *jm;
+    cf_id_t job_id;
+    char job_id_hex[CF_ID_HEX_LEN + 1];
+    char *name;
+    cf_job_status_t status;
+    int64_t status_ts[CF_JOB_STATUS_COUNT]; /* epoch ms, 0: never */
+    int64_t start_ms; /* submission */
+    int64_t end_ms;   /* globally terminal, or 0 */
+    uint8_t *graph_pb;
+    size_t graph_len;
+    Cflink__JobGraph *graph; /* decoded */
+    char *plan_json;
+    char *plugin_key;
+    char *plugin_name;
+    char *jar_id;
+    char **args;
+    int nargs;
+    int parallelism;
+    cf_config_t *job_cfg;
+    cf_ejv_t *vertices; /* graph order */
+    int nvertices;
+    int num_restarts;
+    cf_job_exception_t *exceptions; /* newest first */
+    char *failure; /* root cause when FAILED */
+    void *priv;    /* jobmaster.c's scheduling state */
+    struct cf_jobmaster_s *next;
+};
+
+/* Build the ExecutionGraph (status INITIALIZING -> CREATED). */
+cf_jobmaster_t *cf_jobmaster_new(cf_jm_t *jm, const cf_jobmaster_spec_t *spec,
+                                 cf_error_t **errp);
+/* Free everything (the job must be globally terminal, or the JobManager
+ * is shutting down: then running tasks are cancelled best effort). */
+void cf_jobmaster_destroy(cf_jobmaster_t *jmr);
+/* CREATED -> RUNNING: request slots, deploy when offered. */
+void cf_jobmaster_start(cf_jobmaster_t *jmr);
+/* CANCELLING -> CANCELED (tasks cancelled, slots freed). */
+void cf_jobmaster_cancel(cf_jobmaster_t *jmr);
+/* OfferSlots and UpdateTaskExecutionState from a TaskManager. */
+void cf_jobmaster_on_message(cf_jobmaster_t *jmr, cf_rpc_conn_t *c,
+                             uint64_t req_id, const Cflink__Envelope *msg);
+/* A TaskManager was lost (heartbeat timeout or connection loss). */
+void cf_jobmaster_tm_lost(cf_jobmaster_t *jmr, const char *resource_id,
+                          const char *reason);
+/* The JobMaster's accessors for the REST API. */
+cf_ejv_t *cf_jobmaster_find_vertex(cf_jobmaster_t *jmr, const char *id_hex);
+/* Task counts by ExecutionState over all subtasks. */
+void cf_jobmaster_task_counts(const cf_jobmaster_t *jmr,
+                              int counts[CF_EXEC_STATE_COUNT]);
+
+/* Restart strategies (restart.c): restart-strategy.type none,
+ * fixed-delay, failure-rate, exponential-delay with Flink's keys and
+ * defaults. */
+typedef struct cf_restart_s cf_restart_t;
+cf_restart_t *cf_restart_new(const cf_config_t *cfg, cf_error_t **errp);
+void cf_restart_destroy(cf_restart_t *r);
+/* After a failure at now_ms: whether to restart, and after which delay. */
+int cf_restart_can_restart(cf_restart_t *r, int64_t now_ms,
+                           int64_t *delay_ms);
+/* Flink's description, e.g. "FixedDelayRestartBackoffTimeStrategy(
+ * maxNumberRestartAttempts=3, backoffTimeMS=1000)". */
+const char *cf_restart_describe(const cf_restart_t *r);
+
+/* ------------------------------------------------------------------ */
+/* Dispatcher (dispatcher.c): jars, jobs, the REST handlers' data.     */
+/* ------------------------------------------------------------------ */
+
+typedef struct cf_jar_s {
+    char id[128];       /* "<uuid>_<basename>" as Flink */
+    char *name;         /* basename as uploaded */
+    char *path;         /* stored file */
+    int64_t uploaded_ms;
+    char *plugin_name;  /* from the ABI descriptor */
+    char *description;
+    struct cf_jar_s *next;
+} cf_jar_t;
+
+cf_dispatcher_t *cf_dispatcher_new(cf_jm_t *jm, cf_error_t **errp);
+void cf_dispatcher_destroy(cf_dispatcher_t *d);
+cf_jobmaster_t *cf_dispatcher_jobs(cf_dispatcher_t *d); /* newest first */
+cf_jobmaster_t *cf_dispatcher_find_job(cf_dispatcher_t *d,
+                                       const cf_id_t *job_id);
+/* A JobMaster reached a globally terminal state (FINISHED, FAILED,
+ * CANCELED): it stays listed for the REST API; its slots are free. */
+void cf_dispatcher_job_terminated(cf_dispatcher_t *d, cf_jobmaster_t *jmr);
+/* A TaskManager was lost: tell every running JobMaster. */
+void cf_dispatcher_tm_lost(cf_dispatcher_t *d, const char *resource_id,
+                           const char *reason);
+/* Register the REST routes (rest_handlers.c). */
+void cf_rest_handlers_register(cf_jm_t *jm);
+
+#endif /* CF_JOBMANAGER_INT_H */

@@ -1,0 +1,1539 @@
+/*
+ * jobmaster.c: one JobMaster per job (Flink's JobMaster + DefaultScheduler
+ * + ExecutionGraph + slot pool): builds the ExecutionGraph from the
+ * JobGraph, asks the ResourceManager for slots, accepts the offers of
+ * TaskManagers, deploys every subtask, follows their ExecutionStates,
+ * fails over by the restart strategy (restart.c), cancels, and frees its
+ * slots when the job ends.
+ *
+ * Design: slot sharing as Flink's default group. The job needs S = the
+ * largest vertex parallelism slots; slot s hosts subtask s of every
+ * vertex with parallelism > s. Subtasks are deployed all at once when the
+ * S slots are held (Flink's default scheduler with one pipelined region).
+ * Failover is global: every failure restarts all subtasks (from scratch
+ * until checkpoints exist), keeping the slots that survived and asking
+ * for those lost with their TaskManager.
+ *
+ *   JobStatus:  INITIALIZING -> CREATED -> RUNNING -> FINISHED
+ *               RUNNING -> RESTARTING -> RUNNING (restart strategy allows)
+ *               RUNNING -> FAILING -> FAILED     (it does not)
+ *               any -> CANCELLING -> CANCELED
+ *   Subtask:    CREATED -> SCHEDULED -> DEPLOYING -> (INITIALIZING) ->
+ *               RUNNING -> FINISHED | CANCELING -> CANCELED | FAILED
+ *
+ * Every status change goes through set_status(), every subtask change
+ * through exec_move(); both check legality and log like Flink.
+ *
+ * Threads: everything runs on the JobManager's loop.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "jobmanager_int.h"
+
+#define NO_RESOURCE_MSG                                                      \
+    "org.apache.flink.runtime.jobmanager.scheduler."                         \
+    "NoResourceAvailableException: Could not acquire the minimum required "  \
+    "resources."
+
+/* A slot the JobMaster holds (accepted from an offer). */
+typedef struct jm_slot_s {
+    int used;
+    char *resource_id;
+    cf_id_t allocation_id;
+    int tm_slot_index;
+    char *host;
+    int data_port;
+} jm_slot_t;
+
+typedef enum jm_call_kind_e {
+    JM_CALL_SUBMIT,
+    JM_CALL_CANCEL,
+} jm_call_kind_t;
+
+/* A call in flight; jmr is NULL once the JobMaster is gone. */
+typedef struct jm_call_s {
+    cf_jobmaster_t *jmr;
+    jm_call_kind_t kind;
+    int v, k;
+    cf_id_t attempt_id;
+    struct jm_call_s *prev, *next;
+} jm_call_t;
+
+typedef struct jm_priv_s {
+    cf_restart_t *restart;
+    int nslots;       /* S */
+    jm_slot_t *slots; /* S entries; slot s hosts subtasks s */
+    int held;         /* used entries */
+    int outstanding;  /* asked of the RM, not yet offered */
+    int deployed;     /* the current attempts were deployed */
+    int ended;        /* globally terminal, slots released */
+    int checking;
+    int64_t restart_at_ms; /* RESTARTING: restart not before */
+    int64_t ask_timeout_ms;
+    int64_t slot_timeout_ms;
+    cf_timer_t *restart_timer;
+    cf_timer_t *slot_timer;
+    cf_timer_t *cancel_timer;
+    jm_call_t calls; /* list head */
+} jm_priv_t;
+
+#define PRIV(jmr) ((jm_priv_t *)(jmr)->priv)
+
+static void check_progress(cf_jobmaster_t *jmr);
+static void handle_failover(cf_jobmaster_t *jmr, const char *failure);
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                             */
+/* ------------------------------------------------------------------ */
+
+static const char *
+hex(const cf_id_t *id, char buf[CF_ID_HEX_LEN + 1])
+{
+    cf_id_to_hex(id, buf);
+    return buf;
+}
+
+static cf_rm_t *
+jm_rm(cf_jobmaster_t *jmr)
+{
+    return jmr->jm != NULL ? jmr->jm->rm : NULL;
+}
+
+/* The connection of a registered TaskManager, or NULL. */
+static cf_rpc_conn_t *
+tm_conn(cf_jobmaster_t *jmr, const char *resource_id)
+{
+    cf_rm_tm_t *tm;
+
+    if (resource_id == NULL)
+        return NULL;
+    tm = cf_rm_find_tm(jm_rm(jmr), resource_id);
+    if (tm == NULL || !cf_rpc_conn_is_open(tm->conn))
+        return NULL;
+    return tm->conn;
+}
+
+static jm_call_t *
+call_new(cf_jobmaster_t *jmr, jm_call_kind_t kind, int v, int k)
+{
+    jm_priv_t *p = PRIV(jmr);
+    jm_call_t *cl = CF_NEW(jm_call_t);
+
+    cl->jmr = jmr;
+    cl->kind = kind;
+    cl->v = v;
+    cl->k = k;
+    cl->attempt_id = jmr->vertices[v].subtasks[k].attempt_id;
+    cl->next = p->calls.next;
+    cl->prev = &p->calls;
+    p->calls.next->prev = cl;
+    p->calls.next = cl;
+    return cl;
+}
+
+static void
+call_free(jm_call_t *cl)
+{
+    if (cl->jmr != NULL) {
+        cl->prev->next = cl->next;
+        cl->next->prev = cl->prev;
+    }
+    cf_free(cl);
+}
+
+/* The subtask of a call if it is still the same attempt. */
+static cf_exec_vertex_t *
+call_exec(jm_call_t *cl)
+{
+    cf_exec_vertex_t *ev;
+
+    if (cl->jmr == NULL)
+        return NULL;
+    ev = &cl->jmr->vertices[cl->v].subtasks[cl->k];
+    return cf_id_equal(&ev->attempt_id, &cl->attempt_id) ? ev : NULL;
+}
+
+static void
+noop_cb(cf_rpc_conn_t *c, int status, const char *error,
+        const Cflink__Envelope *reply, void *arg)
+{
+    (void)c;
+    (void)status;
+    (void)error;
+    (void)reply;
+    (void)arg;
+}
+
+static void
+timer_stop(cf_timer_t **t)
+{
+    if (*t != NULL) {
+        cf_timer_cancel(*t);
+        *t = NULL;
+    }
+}
+
+static int
+all_terminal(const cf_jobmaster_t *jmr)
+{
+    for (int v = 0; v < jmr->nvertices; v++)
+        for (int k = 0; k < jmr->vertices[v].parallelism; k++)
+            if (!cf_exec_state_is_terminal(
+                    jmr->vertices[v].subtasks[k].state))
+                return 0;
+    return 1;
+}
+
+static int
+all_finished(const cf_jobmaster_t *jmr)
+{
+    for (int v = 0; v < jmr->nvertices; v++)
+        for (int k = 0; k < jmr->vertices[v].parallelism; k++)
+            if (jmr->vertices[v].subtasks[k].state != CF_EXEC_FINISHED)
+                return 0;
+    return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* State machines                                                      */
+/* ------------------------------------------------------------------ */
+
+static int
+set_status(cf_jobmaster_t *jmr, cf_job_status_t to)
+{
+    cf_job_status_t from = jmr->status;
+    int64_t now = cf_now_ms();
+
+    if (from == to)
+        return 0;
+    if (!cf_job_status_can_move(from, to)) {
+        cf_log_error("Job %s (%s): illegal transition from state %s to %s "
+                     "ignored.",
+                     jmr->name, jmr->job_id_hex, cf_job_status_name(from),
+                     cf_job_status_name(to));
+        return CF_ESTATE;
+    }
+    jmr->status = to;
+    jmr->status_ts[to] = now;
+    if (cf_job_status_is_globally_terminal(to))
+        jmr->end_ms = now;
+    cf_log_info("Job %s (%s) switched from state %s to %s.", jmr->name,
+                jmr->job_id_hex, cf_job_status_name(from),
+                cf_job_status_name(to));
+    return 0;
+}
+
+static int
+exec_move(cf_jobmaster_t *jmr, int v, int k, cf_exec_state_t to,
+          const char *failure)
+{
+    cf_ejv_t *ejv = &jmr->vertices[v];
+    cf_exec_vertex_t *ev = &ejv->subtasks[k];
+    cf_exec_state_t from = ev->state;
+    char a[CF_ID_HEX_LEN + 1];
+
+    if (from == to)
+        return 0;
+    if (!cf_exec_state_can_move(from, to)) {
+        cf_log_warn("%s (%d/%d) (%s): illegal transition from %s to %s "
+                    "ignored.",
+                    ejv->name, k + 1, ejv->parallelism,
+                    hex(&ev->attempt_id, a), cf_exec_state_name(from),
+                    cf_exec_state_name(to));
+        return CF_ESTATE;
+    }
+    ev->state = to;
+    ev->state_ts[to] = cf_now_ms();
+    if (to == CF_EXEC_FAILED) {
+        cf_free(ev->failure);
+        ev->failure = cf_strdup(failure ? failure : "unknown failure");
+        cf_log_info("%s (%d/%d) (%s) switched from %s to %s on %s @ %s "
+                    "(dataPort=%d): %s",
+                    ejv->name, k + 1, ejv->parallelism,
+                    hex(&ev->attempt_id, a), cf_exec_state_name(from),
+                    cf_exec_state_name(to),
+                    ev->tm_resource_id ? ev->tm_resource_id : "(none)",
+                    ev->tm_host ? ev->tm_host : "(none)", ev->tm_data_port,
+                    ev->failure);
+    } else {
+        cf_log_info("%s (%d/%d) (%s) switched from %s to %s.", ejv->name,
+                    k + 1, ejv->parallelism, hex(&ev->attempt_id, a),
+                    cf_exec_state_name(from), cf_exec_state_name(to));
+    }
+    return 0;
+}
+
+/* A new Execution of a subtask (restart): the next attempt, CREATED. */
+static void
+exec_reset(cf_exec_vertex_t *ev)
+{
+    ev->attempt++;
+    memset(&ev->attempt_id, 0, sizeof ev->attempt_id);
+    memset(&ev->allocation_id, 0, sizeof ev->allocation_id);
+    ev->state = CF_EXEC_CREATED;
+    memset(ev->state_ts, 0, sizeof ev->state_ts);
+    ev->state_ts[CF_EXEC_CREATED] = cf_now_ms();
+    cf_free(ev->tm_resource_id);
+    cf_free(ev->tm_host);
+    cf_free(ev->failure);
+    ev->tm_resource_id = ev->tm_host = ev->failure = NULL;
+    ev->tm_data_port = 0;
+    ev->records_in = ev->records_out = ev->bytes_in = ev->bytes_out = 0;
+}
+
+/* Keep the newest web.exception-history-size entries (Flink's bound of
+ * the exception history), so a job restarting forever stays bounded. */
+static void
+exceptions_trim(cf_jobmaster_t *jmr)
+{
+    int max = cf_config_get_int(jmr->job_cfg, "web.exception-history-size",
+                                16);
+    cf_job_exception_t **pp = &jmr->exceptions;
+
+    if (max < 1)
+        max = 1;
+    for (int n = 0; *pp != NULL && n < max; n++)
+        pp = &(*pp)->next;
+    while (*pp != NULL) {
+        cf_job_exception_t *e = *pp;
+
+        *pp = e->next;
+        cf_free(e->exception);
+        cf_free(e->task_name);
+        cf_free(e->location);
+        cf_free(e->tm_id);
+        cf_free(e);
+    }
+}
+
+static void
+add_exception(cf_jobmaster_t *jmr, const char *exception, int v, int k)
+{
+    cf_job_exception_t *e = CF_NEW(cf_job_exception_t);
+
+    e->timestamp = cf_now_ms();
+    e->exception = cf_strdup(exception ? exception : "unknown failure");
+    if (v >= 0) {
+        cf_ejv_t *ejv = &jmr->vertices[v];
+        cf_exec_vertex_t *ev = &ejv->subtasks[k];
+
+        e->task_name =
+            cf_asprintf("%s (%d/%d)", ejv->name, k + 1, ejv->parallelism);
+        if (ev->tm_host != NULL)
+            e->location = cf_asprintf("%s:%d", ev->tm_host, ev->tm_data_port);
+        if (ev->tm_resource_id != NULL)
+            e->tm_id = cf_strdup(ev->tm_resource_id);
+    }
+    e->next = jmr->exceptions;
+    jmr->exceptions = e;
+    exceptions_trim(jmr);
+}
+
+/* ------------------------------------------------------------------ */
+/* Slots                                                               */
+/* ------------------------------------------------------------------ */
+
+static void
+slot_clear(jm_slot_t *s)
+{
+    cf_free(s->resource_id);
+    cf_free(s->host);
+    memset(s, 0, sizeof *s);
+}
+
+static void
+slot_timeout_fn(void *arg)
+{
+    cf_jobmaster_t *jmr = arg;
+    jm_priv_t *p = PRIV(jmr);
+
+    p->slot_timer = NULL;
+    if (jmr->status != CF_JOB_RUNNING || p->deployed ||
+        p->held >= p->nslots)
+        return;
+    cf_log_warn("Job %s (%s): %d of %d slot(s) after %" PRId64 " ms "
+                "(slot.request.timeout).",
+                jmr->name, jmr->job_id_hex, p->held, p->nslots,
+                p->slot_timeout_ms);
+    add_exception(jmr, NO_RESOURCE_MSG, -1, 0);
+    handle_failover(jmr, NO_RESOURCE_MSG);
+    check_progress(jmr);
+}
+
+/* Ask the ResourceManager for the slots still missing, and watch the
+ * time it takes. */
+static void
+request_missing(cf_jobmaster_t *jmr)
+{
+    jm_priv_t *p = PRIV(jmr);
+    int need = p->nslots - p->held - p->outstanding;
+
+    if (need > 0) {
+        p->outstanding += need;
+        cf_log_info("Job %s (%s): requesting %d slot(s) (%d held, %d "
+                    "needed).",
+                    jmr->name, jmr->job_id_hex, need, p->held, p->nslots);
+        cf_rm_request_slots(jm_rm(jmr), &jmr->job_id, need);
+    }
+    if (p->held < p->nslots && p->slot_timer == NULL && jmr->jm != NULL &&
+        jmr->jm->loop != NULL)
+        p->slot_timer = cf_loop_timer(jmr->jm->loop, p->slot_timeout_ms, 0,
+                                      slot_timeout_fn, jmr);
+}
+
+/* Release every held slot: FreeSlot to its TaskManager (still
+ * registered), and the ResourceManager told. */
+static void
+release_slots(cf_jobmaster_t *jmr, const char *cause)
+{
+    jm_priv_t *p = PRIV(jmr);
+
+    for (int s = 0; s < p->nslots; s++) {
+        jm_slot_t *sl = &p->slots[s];
+        cf_rpc_conn_t *c;
+
+        if (!sl->used)
+            continue;
+        c = tm_conn(jmr, sl->resource_id);
+        if (c != NULL) {
+            Cflink__Envelope env = CFLINK__ENVELOPE__INIT;
+            Cflink__FreeSlot fs = CFLINK__FREE_SLOT__INIT;
+
+            fs.allocation_id = cf_rpc_id_bytes(&sl->allocation_id);
+            fs.cause = (char *)cause;
+            env.body_case = CFLINK__ENVELOPE__BODY_FREE_SLOT;
+            env.free_slot = &fs;
+            cf_rpc_call(c, &env, p->ask_timeout_ms, noop_cb, NULL);
+        }
+        cf_rm_slot_released(jm_rm(jmr), sl->resource_id, &sl->allocation_id);
+        slot_clear(sl);
+    }
+    p->held = 0;
+}
+
+/* Whether the ResourceManager has slot allocation_id of TaskManager
+ * resource_id PENDING for this job (an offer we asked for). */
+static int
+offer_expected(cf_jobmaster_t *jmr, const char *resource_id,
+               const cf_id_t *allocation_id, int *tm_slot)
+{
+    cf_rm_tm_t *tm = cf_rm_find_tm(jm_rm(jmr), resource_id);
+
+    if (tm == NULL)
+        return 0;
+    for (int i = 0; i < tm->num_slots; i++) {
+        cf_rm_slot_t *s = &tm->slots[i];
+
+        if (s->state == CF_SLOT_PENDING &&
+            cf_id_equal(&s->allocation_id, allocation_id) &&
+            cf_id_equal(&s->job_id, &jmr->job_id)) {
+            *tm_slot = i;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Deployment                                                          */
+/* ------------------------------------------------------------------ */
+
+typedef struct cfg_list_s {
+    Cflink__ConfigEntry *entries;
+    Cflink__ConfigEntry **ptrs;
+    char **strs;
+    size_t n, cap;
+} cfg_list_t;
+
+static void
+cfg_collect_cb(const char *key, const char *value, int is_set, void *ud)
+{
+    cfg_list_t *l = ud;
+
+    if (!is_set || value == NULL)
+        return;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 32;
+        l->entries = cf_realloc(l->entries, l->cap * sizeof *l->entries);
+        l->strs = cf_realloc(l->strs, 2 * l->cap * sizeof *l->strs);
+    }
+    l->strs[2 * l->n] = cf_strdup(key);
+    l->strs[2 * l->n + 1] = cf_strdup(value);
+    l->n++;
+}
+
+static void
+cfg_list_build(cfg_list_t *l, const cf_config_t *cfg)
+{
+    memset(l, 0, sizeof *l);
+    if (cfg != NULL)
+        cf_config_foreach(cfg, cfg_collect_cb, l);
+    l->ptrs = cf_calloc(l->n ? l->n : 1, sizeof *l->ptrs);
+    for (size_t i = 0; i < l->n; i++) {
+        Cflink__ConfigEntry init = CFLINK__CONFIG_ENTRY__INIT;
+
+        l->entries[i] = init;
+        l->entries[i].key = l->strs[2 * i];
+        l->entries[i].value = l->strs[2 * i + 1];
+        l->ptrs[i] = &l->entries[i];
+    }
+}
+
+static void
+cfg_list_free(cfg_list_t *l)
+{
+    for (size_t i = 0; i < 2 * l->n; i++)
+        cf_free(l->strs[i]);
+    cf_free(l->strs);
+    cf_free(l->entries);
+    cf_free(l->ptrs);
+}
+
+static int
+hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The plugin key as 32 raw bytes when it is 64 hex characters, else the
+ * text as is (the TaskManager accepts both). */
+static ProtobufCBinaryData
+plugin_key_bytes(const char *key, uint8_t raw[32])
+{
+    ProtobufCBinaryData b = {0, NULL};
+
+    if (key == NULL)
+        return b;
+    if (strlen(key) == 64) {
+        int ok = 1;
+
+        for (int i = 0; i < 32 && ok; i++) {
+            int hi = hexval((unsigned char)key[2 * i]);
+            int lo = hexval((unsigned char)key[2 * i + 1]);
+
+            if (hi < 0 || lo < 0)
+                ok = 0;
+            else
+                raw[i] = (uint8_t)(hi << 4 | lo);
+        }
+        if (ok) {
+            b.len = 32;
+            b.data = raw;
+            return b;
+        }
+    }
+    b.len = strlen(key);
+    b.data = (uint8_t *)key;
+    return b;
+}
+
+/* The input gates of subtask k of vertex v; free with gates_free(). */
+static Cflink__InputGateDescriptor **
+gates_build(cf_jobmaster_t *jmr, int v, int k, size_t *ngates)
+{
+    const Cflink__JobVertex *jv = jmr->graph->vertices[v];
+    Cflink__InputGateDescriptor **gates;
+
+    *ngates = jv->n_inputs;
+    if (jv->n_inputs == 0)
+        return NULL;
+    gates = cf_calloc(jv->n_inputs, sizeof *gates);
+    for (size_t in = 0; in < jv->n_inputs; in++) {
+        const Cflink__JobInput *ji = jv->inputs[in];
+        int src = ji->source_vertex;
+        const Cflink__JobOutput *jo =
+            jmr->graph->vertices[src]->outputs[ji->source_output];
+        int P = jmr->vertices[src].parallelism;
+        int C = jmr->vertices[v].parallelism;
+        Cflink__InputGateDescriptor *g = CF_NEW(Cflink__InputGateDescriptor);
+        Cflink__InputGateDescriptor ginit =
+            CFLINK__INPUT_GATE_DESCRIPTOR__INIT;
+
+        *g = ginit;
+        g->channels = cf_calloc((size_t)P, sizeof *g->channels);
+        for (int i = 0; i < P; i++) {
+            cf_exec_vertex_t *pe = &jmr->vertices[src].subtasks[i];
+            Cflink__InputChannelDescriptor cinit =
+                CFLINK__INPUT_CHANNEL_DESCRIPTOR__INIT;
+            Cflink__InputChannelDescriptor *ch;
+            int lo = 0, n = 0;
+
+            cf_job_edge_consumers(jo->partitioner, P, C, i, &lo, &n);
+            if (k < lo || k >= lo + n)
+                continue;
+            ch = CF_NEW(Cflink__InputChannelDescriptor);
+            *ch = cinit;
+            ch->producer_attempt_id = cf_rpc_id_bytes(&pe->attempt_id);
+            ch->output = ji->source_output;
+            ch->subpartition = k - lo;
+            ch->host = pe->tm_host ? pe->tm_host : (char *)"";
+            ch->data_port = pe->tm_data_port;
+            g->channels[g->n_channels++] = ch;
+        }
+        gates[in] = g;
+    }
+    return gates;
+}
+
+static void
+gates_free(Cflink__InputGateDescriptor **gates, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (size_t c = 0; c < gates[i]->n_channels; c++)
+            cf_free(gates[i]->channels[c]);
+        cf_free(gates[i]->channels);
+        cf_free(gates[i]);
+    }
+    cf_free(gates);
+}
+
+static void
+submit_cb(cf_rpc_conn_t *c, int status, const char *error,
+          const Cflink__Envelope *reply, void *arg)
+{
+    jm_call_t *cl = arg;
+    cf_jobmaster_t *jmr = cl->jmr;
+    cf_exec_vertex_t *ev = call_exec(cl);
+
+    (void)c;
+    (void)reply;
+    if (ev != NULL && status < 0 && !cf_exec_state_is_terminal(ev->state)) {
+        char *why = cf_asprintf("Could not deploy the task to TaskManager "
+                                "%s: %s",
+                                ev->tm_resource_id ? ev->tm_resource_id : "?",
+                                error ? error : cf_strerror(status));
+        int v = cl->v, k = cl->k;
+
+        call_free(cl);
+        if (ev->state == CF_EXEC_CANCELING) {
+            exec_move(jmr, v, k, CF_EXEC_CANCELED, NULL);
+        } else {
+            exec_move(jmr, v, k, CF_EXEC_FAILED, why);
+            if (jmr->status == CF_JOB_RUNNING) {
+                add_exception(jmr, why, v, k);
+                handle_failover(jmr, why);
+            }
+        }
+        cf_free(why);
+        check_progress(jmr);
+        return;
+    }
+    call_free(cl);
+}
+
+/* Send SubmitTask for subtask k of vertex v. 0 or < 0 (not sent). */
+static int
+submit_one(cf_jobmaster_t *jmr, int v, int k, const cfg_list_t *cfgl)
+{
+    jm_priv_t *p = PRIV(jmr);
+    cf_ejv_t *ejv = &jmr->vertices[v];
+    cf_exec_vertex_t *ev = &ejv->subtasks[k];
+    Cflink__Envelope env = CFLINK__ENVELOPE__INIT;
+    Cflink__SubmitTask st = CFLINK__SUBMIT_TASK__INIT;
+    cf_rpc_conn_t *c = tm_conn(jmr, ev->tm_resource_id);
+    uint8_t raw[32];
+    size_t ngates = 0;
+    jm_call_t *cl;
+    int rc;
+
+    if (c == NULL)
+        return CF_EIO;
+    st.job_id = cf_rpc_id_bytes(&jmr->job_id);
+    st.job_name = jmr->name;
+    st.attempt_id = cf_rpc_id_bytes(&ev->attempt_id);
+    st.vertex_index = v;
+    st.subtask_index = k;
+    st.attempt_number = ev->attempt;
+    st.allocation_id = cf_rpc_id_bytes(&ev->allocation_id);
+    st.plugin_key = plugin_key_bytes(jmr->plugin_key, raw);
+    st.plugin_name = jmr->plugin_name ? jmr->plugin_name : (char *)"";
+    st.n_args = (size_t)jmr->nargs;
+    st.args = jmr->args;
+    st.parallelism = jmr->parallelism;
+    st.job_graph.data = jmr->graph_pb;
+    st.job_graph.len = jmr->graph_len;
+    st.n_config = cfgl->n;
+    st.config = cfgl->ptrs;
+    st.gates = gates_build(jmr, v, k, &ngates);
+    st.n_gates = ngates;
+    env.body_case = CFLINK__ENVELOPE__BODY_SUBMIT_TASK;
+    env.submit_task = &st;
+    cl = call_new(jmr, JM_CALL_SUBMIT, v, k);
+    rc = cf_rpc_call(c, &env, p->ask_timeout_ms, submit_cb, cl);
+    if (rc < 0)
+        call_free(cl);
+    gates_free(st.gates, ngates);
+    return rc;
+}
+
+/* Deploy every subtask into the held slots. */
+static void
+deploy_all(cf_jobmaster_t *jmr)
+{
+    jm_priv_t *p = PRIV(jmr);
+    cfg_list_t cfgl;
+    int first_v = -1, first_k = 0;
+    char a[CF_ID_HEX_LEN + 1], al[CF_ID_HEX_LEN + 1];
+
+    timer_stop(&p->slot_timer);
+    p->deployed = 1;
+    /* Every attempt id and location first: gates name the producers. */
+    for (int v = 0; v < jmr->nvertices; v++) {
+        cf_ejv_t *ejv = &jmr->vertices[v];
+
+        for (int k = 0; k < ejv->parallelism; k++) {
+            cf_exec_vertex_t *ev = &ejv->subtasks[k];
+            jm_slot_t *sl = &p->slots[k];
+
+            cf_id_random(&ev->attempt_id);
+            ev->allocation_id = sl->allocation_id;
+            cf_free(ev->tm_resource_id);
+            cf_free(ev->tm_host);
+            ev->tm_resource_id = cf_strdup(sl->resource_id);
+            ev->tm_host = cf_strdup(sl->host);
+            ev->tm_data_port = sl->data_port;
+        }
+    }
+    for (int v = 0; v < jmr->nvertices; v++)
+        for (int k = 0; k < jmr->vertices[v].parallelism; k++)
+            exec_move(jmr, v, k, CF_EXEC_DEPLOYING, NULL);
+
+    cfg_list_build(&cfgl, jmr->job_cfg);
+    for (int v = 0; v < jmr->nvertices; v++) {
+        cf_ejv_t *ejv = &jmr->vertices[v];
+
+        for (int k = 0; k < ejv->parallelism; k++) {
+            cf_exec_vertex_t *ev = &ejv->subtasks[k];
+
+            if (ev->state != CF_EXEC_DEPLOYING)
+                continue;
+            cf_log_info("Deploying %s (%d/%d) (attempt #%d) with attempt id "
+                        "%s and vertex id %s_%d to %s @ %s (dataPort=%d) "
+                        "with allocation id %s",
+                        ejv->name, k + 1, ejv->parallelism, ev->attempt,
+                        hex(&ev->attempt_id, a), ejv->id_hex, k,
+                        ev->tm_resource_id, ev->tm_host, ev->tm_data_port,
+                        hex(&ev->allocation_id, al));
+            if (submit_one(jmr, v, k, &cfgl) < 0) {
+                exec_move(jmr, v, k, CF_EXEC_FAILED,
+                          "Could not deploy the task: the TaskManager is "
+                          "not connected");
+                if (first_v < 0) {
+                    first_v = v;
+                    first_k = k;
+                }
+            }
+        }
+    }
+    cfg_list_free(&cfgl);
+    if (first_v >= 0 && jmr->status == CF_JOB_RUNNING) {
+        const char *f = jmr->vertices[first_v].subtasks[first_k].failure;
+
+        add_exception(jmr, f, first_v, first_k);
+        handle_failover(jmr, f);
+    }
+}
+
+static void
+maybe_deploy(cf_jobmaster_t *jmr)
+{
+    jm_priv_t *p = PRIV(jmr);
+
+    if (jmr->status == CF_JOB_RUNNING && !p->deployed &&
+        p->held >= p->nslots)
+        deploy_all(jmr);
+}
+
+/* ------------------------------------------------------------------ */
+/* Cancellation                                                        */
+/* ------------------------------------------------------------------ */
+
+static void
+cancel_cb(cf_rpc_conn_t *c, int status, const char *error,
+          const Cflink__Envelope *reply, void *arg)
+{
+    jm_call_t *cl = arg;
+    cf_jobmaster_t *jmr = cl->jmr;
+    cf_exec_vertex_t *ev = call_exec(cl);
+    int v = cl->v, k = cl->k;
+
+    (void)c;
+    (void)reply;
+    call_free(cl);
+    if (ev == NULL || status >= 0 || ev->state != CF_EXEC_CANCELING)
+        return;
+    cf_log_warn("CancelTask of %s (%d/%d) failed (%s): the task is "
+                "considered canceled.",
+                jmr->vertices[v].name, k + 1, jmr->vertices[v].parallelism,
+                error ? error : cf_strerror(status));
+    exec_move(jmr, v, k, CF_EXEC_CANCELED, NULL);
+    check_progress(jmr);
+}
+
+/* Cancel one subtask: not deployed -> CANCELED; deployed -> CANCELING and
+ * CancelTask (CANCELED at once when its TaskManager is gone). */
+static void
+cancel_one(cf_jobmaster_t *jmr, int v, int k)
+{
+    jm_priv_t *p = PRIV(jmr);
+    cf_exec_vertex_t *ev = &jmr->vertices[v].subtasks[k];
+    Cflink__Envelope env = CFLINK__ENVELOPE__INIT;
+    Cflink__CancelTask ct = CFLINK__CANCEL_TASK__INIT;
+    cf_rpc_conn_t *c;
+    jm_call_t *cl;
+
+    if (cf_exec_state_is_terminal(ev->state) ||
+        ev->state == CF_EXEC_CANCELING)
+        return;
+    if (ev->state == CF_EXEC_CREATED || ev->state == CF_EXEC_SCHEDULED) {
+        exec_move(jmr, v, k, CF_EXEC_CANCELED, NULL);
+        return;
+    }
+    exec_move(jmr, v, k, CF_EXEC_CANCELING, NULL);
+    c = tm_conn(jmr, ev->tm_resource_id);
+    if (c != NULL) {
+        ct.attempt_id = cf_rpc_id_bytes(&ev->attempt_id);
+        env.body_case = CFLINK__ENVELOPE__BODY_CANCEL_TASK;
+        env.cancel_task = &ct;
+        cl = call_new(jmr, JM_CALL_CANCEL, v, k);
+        if (cf_rpc_call(c, &env, p->ask_timeout_ms, cancel_cb, cl) == 0)
+            return;
+        call_free(cl);
+    }
+    exec_move(jmr, v, k, CF_EXEC_CANCELED, NULL);
+}
+
+/* The TaskManagers did not confirm in time: stop waiting. */
+static void
+cancel_timeout_fn(void *arg)
+{
+    cf_jobmaster_t *jmr = arg;
+    jm_priv_t *p = PRIV(jmr);
+
+    p->cancel_timer = NULL;
+    for (int v = 0; v < jmr->nvertices; v++) {
+        cf_ejv_t *ejv = &jmr->vertices[v];
+
+        for (int k = 0; k < ejv->parallelism; k++) {
+            if (ejv->subtasks[k].state != CF_EXEC_CANCELING)
+                continue;
+            cf_log_warn("%s (%d/%d) was not confirmed canceled within "
+                        "%" PRId64 " ms: considered canceled.",
+                        ejv->name, k + 1, ejv->parallelism,
+                        p->ask_timeout_ms);
+            exec_move(jmr, v, k, CF_EXEC_CANCELED, NULL);
+        }
+    }
+    check_progress(jmr);
+}
+
+static void
+cancel_all(cf_jobmaster_t *jmr)
+{
+    jm_priv_t *p = PRIV(jmr);
+    int waiting = 0;
+
+    for (int v = 0; v < jmr->nvertices; v++)
+        for (int k = 0; k < jmr->vertices[v].parallelism; k++)
+            cancel_one(jmr, v, k);
+    for (int v = 0; v < jmr->nvertices; v++)
+        for (int k = 0; k < jmr->vertices[v].parallelism; k++)
+            waiting |= jmr->vertices[v].subtasks[k].state ==
+                       CF_EXEC_CANCELING;
+    if (waiting && jmr->jm != NULL && jmr->jm->loop != NULL) {
+        timer_stop(&p->cancel_timer);
+        p->cancel_timer = cf_loop_timer(jmr->jm->loop, p->ask_timeout_ms, 0,
+                                        cancel_timeout_fn, jmr);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Failover and the end of a job                                       */
+/* ------------------------------------------------------------------ */
+
+static void
+restart_fn(void *arg)
+{
+    cf_jobmaster_t *jmr = arg;
+    jm_priv_t *p = PRIV(jmr);
+
+    p->restart_timer = NULL;
+    if (jmr->status != CF_JOB_RESTARTING || !all_terminal(jmr))
+        return;
+    jmr->num_restarts++;
+    cf_log_info("Restarting job %s (%s): attempt %d.", jmr->name,
+                jmr->job_id_hex, jmr->num_restarts);
+    if (set_status(jmr, CF_JOB_RUNNING) < 0)
+        return;
+    p->deployed = 0;
+    /* Slots of TaskManagers that left are gone. */
+    for (int s = 0; s < p->nslots; s++) {
+        if (p->slots[s].used &&
+            cf_rm_find_tm(jm_rm(jmr), p->slots[s].resource_id) == NULL) {
+            slot_clear(&p->slots[s]);
+            p->held--;
+        }
+    }
+    for (int v = 0; v < jmr->nvertices; v++) {
+        for (int k = 0; k < jmr->vertices[v].parallelism; k++) {
+            exec_reset(&jmr->vertices[v].subtasks[k]);
+            exec_move(jmr, v, k, CF_EXEC_SCHEDULED, NULL);
+        }
+    }
+    request_missing(jmr);
+    maybe_deploy(jmr);
+    check_progress(jmr);
+}
+
+/* A failure while RUNNING: restart if the strategy allows, else fail. */
+static void
+handle_failover(cf_jobmaster_t *jmr, const char *failure)
+{
+    jm_priv_t *p = PRIV(jmr);
+    int64_t now = cf_now_ms(), delay = 0;
+
+    if (jmr->status != CF_JOB_RUNNING && jmr->status != CF_JOB_CREATED)
+        return;
+    timer_stop(&p->slot_timer);
+    if (cf_restart_can_restart(p->restart, now, &delay)) {
+        cf_log_info("Job %s (%s) failed (%s): restarting in %" PRId64
+                    " ms (%s).",
+                    jmr->name, jmr->job_id_hex, failure, delay,
+                    cf_restart_describe(p->restart));
+        set_status(jmr, CF_JOB_RESTARTING);
+        p->restart_at_ms = now + delay;
+    } else {
+        cf_log_info("Job %s (%s) failed (%s): recovery is suppressed by "
+                    "%s.",
+                    jmr->name, jmr->job_id_hex, failure,
+                    cf_restart_describe(p->restart));
+        set_status(jmr, CF_JOB_FAILING);
+        cf_free(jmr->failure);
+        jmr->failure = cf_strdup(failure ? failure : "unknown failure");
+    }
+    cancel_all(jmr);
+}
+
+/* The job is globally terminal: give everything back. */
+static void
+job_ended(cf_jobmaster_t *jmr)
+{
+    jm_priv_t *p = PRIV(jmr);
+
+    if (p->ended)
+        return;
+    p->ended = 1;
+    timer_stop(&p->restart_timer);
+    timer_stop(&p->slot_timer);
+    timer_stop(&p->cancel_timer);
+    release_slots(jmr, "The job ended.");
+    cf_rm_cancel_requests(jm_rm(jmr), &jmr->job_id);
+    p->outstanding = 0;
+    if (jmr->jm != NULL && jmr->jm->dispatcher != NULL)
+        cf_dispatcher_job_terminated(jmr->jm->dispatcher, jmr);
+}
+
+/* After any change: finish, fail, cancel or schedule the restart when
+ * the subtasks allow it. */
+static void
+check_progress(cf_jobmaster_t *jmr)
+{
+    jm_priv_t *p = PRIV(jmr);
+
+    if (p->checking || p->ended)
+        return;
+    p->checking = 1;
+    switch (jmr->status) {
+    case CF_JOB_RUNNING:
+        if (p->deployed && all_finished(jmr)) {
+            set_status(jmr, CF_JOB_FINISHED);
+            job_ended(jmr);
+        }
+        break;
+    case CF_JOB_FAILING:
+        if (all_terminal(jmr)) {
+            set_status(jmr, CF_JOB_FAILED);
+            job_ended(jmr);
+        }
+        break;
+    case CF_JOB_CANCELLING:
+        if (all_terminal(jmr)) {
+            set_status(jmr, CF_JOB_CANCELED);
+            job_ended(jmr);
+        }
+        break;
+    case CF_JOB_RESTARTING:
+        if (all_terminal(jmr) && p->restart_timer == NULL) {
+            int64_t d = p->restart_at_ms - cf_now_ms();
+
+            timer_stop(&p->cancel_timer);
+            if (d < 0)
+                d = 0;
+            if (jmr->jm != NULL && jmr->jm->loop != NULL)
+                p->restart_timer =
+                    cf_loop_timer(jmr->jm->loop, d, 0, restart_fn, jmr);
+        }
+        break;
+    default:
+        break;
+    }
+    p->checking = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Messages from TaskManagers                                          */
+/* ------------------------------------------------------------------ */
+
+static void
+on_offer_slots(cf_jobmaster_t *jmr, cf_rpc_conn_t *c, uint64_t req_id,
+               const Cflink__OfferSlots *os)
+{
+    jm_priv_t *p = PRIV(jmr);
+    Cflink__Envelope env = CFLINK__ENVELOPE__INIT;
+    Cflink__OfferSlotsResponse resp = CFLINK__OFFER_SLOTS_RESPONSE__INIT;
+    ProtobufCBinaryData *acc = NULL;
+    cf_rm_tm_t *tm;
+    int want;
+
+    tm = os->resource_id ? cf_rm_find_tm(jm_rm(jmr), os->resource_id)
+                         : NULL;
+    want = !p->ended && (jmr->status == CF_JOB_RUNNING ||
+                         jmr->status == CF_JOB_RESTARTING);
+    if (os->n_offers > 0)
+        acc = cf_calloc(os->n_offers, sizeof *acc);
+    for (size_t i = 0; i < os->n_offers; i++) {
+        const Cflink__SlotOffer *o = os->offers[i];
+        char a[CF_ID_HEX_LEN + 1];
+        cf_id_t alloc;
+        int tm_slot = -1, s;
+
+        if (o == NULL || cf_rpc_id_get(&o->allocation_id, &alloc) < 0)
+            continue;
+        if (tm == NULL ||
+            !offer_expected(jmr, os->resource_id, &alloc, &tm_slot)) {
+            cf_log_info("Job %s (%s): declining unexpected slot offer %s "
+                        "of TaskManager %s.",
+                        jmr->name, jmr->job_id_hex, hex(&alloc, a),
+                        os->resource_id ? os->resource_id : "?");
+            continue;
+        }
+        if (p->outstanding > 0)
+            p->outstanding--;
+        if (!want || p->held >= p->nslots) {
+            cf_log_info("Job %s (%s): declining slot offer %s of "
+                        "TaskManager %s (not needed).",
+                        jmr->name, jmr->job_id_hex, hex(&alloc, a),
+                        os->resource_id);
+            cf_rm_slot_released(jm_rm(jmr), os->resource_id, &alloc);
+            continue;
+        }
+        for (s = 0; s < p->nslots && p->slots[s].used; s++)
+            ;
+        p->slots[s].used = 1;
+        p->slots[s].resource_id = cf_strdup(os->resource_id);
+        p->slots[s].allocation_id = alloc;
+        p->slots[s].tm_slot_index = tm_slot;
+        p->slots[s].host = cf_strdup(tm->host);
+        p->slots[s].data_port = tm->data_port;
+        p->held++;
+        cf_rm_slot_accepted(jm_rm(jmr), os->resource_id, &alloc);
+        acc[resp.n_accepted++] = o->allocation_id;
+        cf_log_info("Job %s (%s): accepted slot %s (slot %d of TaskManager "
+                    "%s), %d of %d held.",
+                    jmr->name, jmr->job_id_hex, hex(&alloc, a), tm_slot,
+                    os->resource_id, p->held, p->nslots);
+    }
+    resp.accepted = acc;
+    env.body_case = CFLINK__ENVELOPE__BODY_OFFER_SLOTS_RESPONSE;
+    env.offer_slots_response = &resp;
+    if (req_id != 0)
+        cf_rpc_reply(c, req_id, &env);
+    cf_free(acc);
+    maybe_deploy(jmr);
+    check_progress(jmr);
+}
+
+static int
+find_attempt(cf_jobmaster_t *jmr, const cf_id_t *attempt_id, int *pv,
+             int *pk)
+{
+    for (int v = 0; v < jmr->nvertices; v++) {
+        for (int k = 0; k < jmr->vertices[v].parallelism; k++) {
+            if (cf_id_equal(&jmr->vertices[v].subtasks[k].attempt_id,
+                            attempt_id)) {
+                *pv = v;
+                *pk = k;
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+static void
+on_update_state(cf_jobmaster_t *jmr,
+                const Cflink__UpdateTaskExecutionState *u)
+{
+    cf_id_t attempt;
+    cf_exec_vertex_t *ev;
+    cf_exec_state_t to;
+    int v, k;
+
+    if (cf_rpc_id_get(&u->attempt_id, &attempt) < 0 ||
+        cf_id_is_zero(&attempt) || !find_attempt(jmr, &attempt, &v, &k)) {
+        cf_log_debug("Job %s (%s): state update of an unknown attempt "
+                     "ignored.",
+                     jmr->name, jmr->job_id_hex);
+        return;
+    }
+    ev = &jmr->vertices[v].subtasks[k];
+    if (u->state < 0 || u->state >= CF_EXEC_STATE_COUNT) {
+        cf_log_warn("Job %s (%s): state update with unknown state %d "
+                    "ignored.",
+                    jmr->name, jmr->job_id_hex, u->state);
+        return;
+    }
+    to = (cf_exec_state_t)u->state;
+    if (u->records_in >= 0)
+        ev->records_in = u->records_in;
+    if (u->records_out >= 0)
+        ev->records_out = u->records_out;
+    if (u->bytes_in >= 0)
+        ev->bytes_in = u->bytes_in;
+    if (u->bytes_out >= 0)
+        ev->bytes_out = u->bytes_out;
+    if (to == ev->state || cf_exec_state_is_terminal(ev->state))
+        return;
+    /* Being canceled, any end completes the cancellation (as Flink's
+     * Execution.completeCancelling). */
+    if (ev->state == CF_EXEC_CANCELING && cf_exec_state_is_terminal(to)) {
+        exec_move(jmr, v, k, CF_EXEC_CANCELED, NULL);
+        check_progress(jmr);
+        return;
+    }
+    /* A task that ended before its RUNNING report arrived. */
+    if (to == CF_EXEC_FINISHED &&
+        (ev->state == CF_EXEC_DEPLOYING || ev->state == CF_EXEC_INITIALIZING))
+        exec_move(jmr, v, k, CF_EXEC_RUNNING, NULL);
+    if (to == CF_EXEC_FAILED) {
+        const char *f =
+            u->failure && u->failure[0] ? u->failure : "unknown failure";
+
+        exec_move(jmr, v, k, CF_EXEC_FAILED, f);
+        if (jmr->status == CF_JOB_RUNNING) {
+            add_exception(jmr, f, v, k);
+            handle_failover(jmr, f);
+        }
+    } else if (to == CF_EXEC_CANCELED && ev->state != CF_EXEC_CANCELING &&
+               jmr->status == CF_JOB_RUNNING) {
+        /* Canceled without our asking: a failure of the task. */
+        char *f = cf_asprintf("%s (%d/%d) was canceled by TaskManager %s "
+                              "without a request of the JobManager.",
+                              jmr->vertices[v].name, k + 1,
+                              jmr->vertices[v].parallelism,
+                              ev->tm_resource_id ? ev->tm_resource_id : "?");
+
+        exec_move(jmr, v, k, CF_EXEC_CANCELED, NULL);
+        add_exception(jmr, f, v, k);
+        handle_failover(jmr, f);
+        cf_free(f);
+    } else {
+        exec_move(jmr, v, k, to, NULL);
+    }
+    check_progress(jmr);
+}
+
+void
+cf_jobmaster_on_message(cf_jobmaster_t *jmr, cf_rpc_conn_t *c,
+                        uint64_t req_id, const Cflink__Envelope *msg)
+{
+    if (jmr == NULL || msg == NULL)
+        return;
+    switch (msg->body_case) {
+    case CFLINK__ENVELOPE__BODY_OFFER_SLOTS:
+        if (msg->offer_slots != NULL) {
+            on_offer_slots(jmr, c, req_id, msg->offer_slots);
+            return;
+        }
+        break;
+    case CFLINK__ENVELOPE__BODY_UPDATE_TASK_EXECUTION_STATE:
+        if (msg->update_task_execution_state != NULL) {
+            on_update_state(jmr, msg->update_task_execution_state);
+            if (req_id != 0)
+                cf_rpc_reply_ack(c, req_id);
+            return;
+        }
+        break;
+    default:
+        break;
+    }
+    if (req_id != 0)
+        cf_rpc_reply_error(c, req_id, "JobMaster of job %s: unexpected %s",
+                           jmr->job_id_hex, cf_rpc_body_name(msg->body_case));
+}
+
+void
+cf_jobmaster_tm_lost(cf_jobmaster_t *jmr, const char *resource_id,
+                     const char *reason)
+{
+    jm_priv_t *p;
+    int first_v = -1, first_k = 0, dropped = 0;
+
+    if (jmr == NULL || resource_id == NULL || jmr->priv == NULL)
+        return;
+    p = PRIV(jmr);
+    if (p->ended)
+        return;
+    /* Its slots are gone (no FreeSlot). */
+    for (int s = 0; s < p->nslots; s++) {
+        if (p->slots[s].used &&
+            strcmp(p->slots[s].resource_id, resource_id) == 0) {
+            slot_clear(&p->slots[s]);
+            p->held--;
+            dropped++;
+        }
+    }
+    for (int v = 0; v < jmr->nvertices; v++) {
+        for (int k = 0; k < jmr->vertices[v].parallelism; k++) {
+            cf_exec_vertex_t *ev = &jmr->vertices[v].subtasks[k];
+
+            if (ev->tm_resource_id == NULL ||
+                strcmp(ev->tm_resource_id, resource_id) != 0 ||
+                cf_exec_state_is_terminal(ev->state))
+                continue;
+            if (ev->state == CF_EXEC_CANCELING) {
+                exec_move(jmr, v, k, CF_EXEC_CANCELED, NULL);
+                continue;
+            }
+            exec_move(jmr, v, k, CF_EXEC_FAILED, reason);
+            if (first_v < 0) {
+                first_v = v;
+                first_k = k;
+            }
+        }
+    }
+    if (dropped > 0)
+        cf_log_info("Job %s (%s): lost %d slot(s) with TaskManager %s.",
+                    jmr->name, jmr->job_id_hex, dropped, resource_id);
+    if (first_v >= 0 && jmr->status == CF_JOB_RUNNING) {
+        add_exception(jmr, reason, first_v, first_k);
+        handle_failover(jmr, reason);
+    } else if (dropped > 0 && jmr->status == CF_JOB_RUNNING &&
+               !p->deployed) {
+        request_missing(jmr);
+    }
+    check_progress(jmr);
+}
+
+/* ------------------------------------------------------------------ */
+/* Life cycle                                                          */
+/* ------------------------------------------------------------------ */
+
+static int
+graph_check(const Cflink__JobGraph *g, cf_error_t **errp)
+{
+    if (g->n_vertices == 0)
+        return cf_error_set(errp, CF_EGRAPH, "the job graph has no vertex");
+    for (size_t v = 0; v < g->n_vertices; v++) {
+        const Cflink__JobVertex *jv = g->vertices[v];
+
+        if (jv == NULL || jv->id.len != 16)
+            return cf_error_set(errp, CF_EGRAPH,
+                                "vertex %zu of the job graph has no valid "
+                                "id",
+                                v);
+        if (jv->parallelism < 1 || jv->parallelism > CF_MAX_PARALLELISM_UPPER)
+            return cf_error_set(errp, CF_EGRAPH,
+                                "vertex %zu (%s) has parallelism %d", v,
+                                jv->name ? jv->name : "", jv->parallelism);
+        for (size_t o = 0; o < jv->n_outputs; o++)
+            if (jv->outputs[o] == NULL || jv->outputs[o]->partitioner < 1 ||
+                jv->outputs[o]->partitioner > 7)
+                return cf_error_set(errp, CF_EGRAPH,
+                                    "vertex %zu (%s): output %zu has no "
+                                    "valid partitioner",
+                                    v, jv->name ? jv->name : "", o);
+        for (size_t i = 0; i < jv->n_inputs; i++) {
+            const Cflink__JobInput *in = jv->inputs[i];
+
+            if (in == NULL || in->source_vertex < 0 ||
+                (size_t)in->source_vertex >= g->n_vertices ||
+                (size_t)in->source_vertex == v || in->source_output < 0 ||
+                g->vertices[in->source_vertex] == NULL ||
+                (size_t)in->source_output >=
+                    g->vertices[in->source_vertex]->n_outputs)
+                return cf_error_set(errp, CF_EGRAPH,
+                                    "vertex %zu (%s): input %zu names no "
+                                    "valid producer output",
+                                    v, jv->name ? jv->name : "", i);
+        }
+    }
+    return 0;
+}
+
+cf_jobmaster_t *
+cf_jobmaster_new(cf_jm_t *jm, const cf_jobmaster_spec_t *spec,
+                 cf_error_t **errp)
+{
+    cf_jobmaster_t *jmr;
+    jm_priv_t *p;
+    const cf_config_t *cfg;
+    int64_t now = cf_now_ms();
+    int S = 0;
+
+    if (spec == NULL || spec->job_id == NULL || spec->graph_pb == NULL ||
+        spec->graph_len == 0) {
+        cf_error_set(errp, CF_EINVAL, "JobMaster: no job id or job graph");
+        return NULL;
+    }
+    jmr = CF_NEW(cf_jobmaster_t);
+    p = CF_NEW(jm_priv_t);
+    jmr->priv = p;
+    p->calls.next = p->calls.prev = &p->calls;
+    jmr->jm = jm;
+    jmr->job_id = *spec->job_id;
+    cf_id_to_hex(&jmr->job_id, jmr->job_id_hex);
+    jmr->name = cf_strdup(spec->name ? spec->name : "");
+    jmr->status = CF_JOB_INITIALIZING;
+    jmr->status_ts[CF_JOB_INITIALIZING] = now;
+    jmr->start_ms = now;
+    jmr->graph_pb = cf_malloc(spec->graph_len);
+    memcpy(jmr->graph_pb, spec->graph_pb, spec->graph_len);
+    jmr->graph_len = spec->graph_len;
+    jmr->plan_json = spec->plan_json ? cf_strdup(spec->plan_json) : NULL;
+    jmr->plugin_key = spec->plugin_key ? cf_strdup(spec->plugin_key) : NULL;
+    jmr->plugin_name =
+        spec->plugin_name ? cf_strdup(spec->plugin_name) : NULL;
+    jmr->jar_id = spec->jar_id ? cf_strdup(spec->jar_id) : NULL;
+    jmr->nargs = spec->nargs > 0 ? spec->nargs : 0;
+    jmr->args = cf_calloc((size_t)jmr->nargs + 1, sizeof *jmr->args);
+    for (int i = 0; i < jmr->nargs; i++)
+        jmr->args[i] = cf_strdup(spec->args[i] ? spec->args[i] : "");
+    jmr->parallelism = spec->parallelism;
+    jmr->job_cfg = spec->job_cfg ? cf_config_copy(spec->job_cfg)
+                                 : cf_config_new();
+    cfg = jmr->job_cfg;
+
+    jmr->graph = cflink__job_graph__unpack(NULL, spec->graph_len,
+                                           spec->graph_pb);
+    if (jmr->graph == NULL) {
+        cf_error_set(errp, CF_EGRAPH, "job %s: cannot decode the job graph",
+                     jmr->job_id_hex);
+        goto fail;
+    }
+    if (graph_check(jmr->graph, errp) < 0) {
+        cf_error_prefix(errp, "job %s", jmr->job_id_hex);
+        goto fail;
+    }
+    p->restart = cf_restart_new(cfg, errp);
+    if (p->restart == NULL) {
+        cf_error_prefix(errp, "job %s", jmr->job_id_hex);
+        goto fail;
+    }
+    p->ask_timeout_ms =
+        cf_config_get_duration_ms(cfg, "pekko.ask.timeout", 10000);
+    if (p->ask_timeout_ms <= 0)
+        p->ask_timeout_ms = 10000;
+    p->slot_timeout_ms =
+        cf_config_get_duration_ms(cfg, "slot.request.timeout", 300000);
+    if (p->slot_timeout_ms <= 0)
+        p->slot_timeout_ms = 300000;
+
+    jmr->nvertices = (int)jmr->graph->n_vertices;
+    jmr->vertices = cf_calloc((size_t)jmr->nvertices, sizeof *jmr->vertices);
+    for (int v = 0; v < jmr->nvertices; v++) {
+        const Cflink__JobVertex *jv = jmr->graph->vertices[v];
+        cf_ejv_t *ejv = &jmr->vertices[v];
+
+        memcpy(ejv->id.b, jv->id.data, 16);
+        cf_id_to_hex(&ejv->id, ejv->id_hex);
+        ejv->name = cf_strdup(jv->name ? jv->name : "");
+        ejv->parallelism = jv->parallelism;
+        ejv->max_parallelism = jv->max_parallelism;
+        ejv->subtasks =
+            cf_calloc((size_t)ejv->parallelism, sizeof *ejv->subtasks);
+        for (int k = 0; k < ejv->parallelism; k++) {
+            ejv->subtasks[k].subtask = k;
+            ejv->subtasks[k].state = CF_EXEC_CREATED;
+            ejv->subtasks[k].state_ts[CF_EXEC_CREATED] = now;
+        }
+        if (ejv->parallelism > S)
+            S = ejv->parallelism;
+    }
+    p->nslots = S;
+    p->slots = cf_calloc((size_t)S, sizeof *p->slots);
+    cf_log_info("Using restart back off time strategy %s for %s (%s).",
+                cf_restart_describe(p->restart), jmr->name, jmr->job_id_hex);
+    cf_log_info("Created JobMaster for job %s (%s): %d vertices, %d "
+                "slot(s) needed.",
+                jmr->name, jmr->job_id_hex, jmr->nvertices, S);
+    set_status(jmr, CF_JOB_CREATED);
+    return jmr;
+
+fail:
+    cf_jobmaster_destroy(jmr);
+    return NULL;
+}
+
+void
+cf_jobmaster_start(cf_jobmaster_t *jmr)
+{
+    if (jmr == NULL)
+        return;
+    if (jmr->status != CF_JOB_CREATED) {
+        cf_log_warn("Job %s (%s): start in state %s ignored.", jmr->name,
+                    jmr->job_id_hex, cf_job_status_name(jmr->status));
+        return;
+    }
+    cf_log_info("Starting execution of job '%s' (%s).", jmr->name,
+                jmr->job_id_hex);
+    set_status(jmr, CF_JOB_RUNNING);
+    for (int v = 0; v < jmr->nvertices; v++)
+        for (int k = 0; k < jmr->vertices[v].parallelism; k++)
+            exec_move(jmr, v, k, CF_EXEC_SCHEDULED, NULL);
+    request_missing(jmr);
+    maybe_deploy(jmr);
+    check_progress(jmr);
+}
+
+void
+cf_jobmaster_cancel(cf_jobmaster_t *jmr)
+{
+    jm_priv_t *p;
+
+    if (jmr == NULL || jmr->priv == NULL)
+        return;
+    p = PRIV(jmr);
+    if (cf_job_status_is_globally_terminal(jmr->status) ||
+        jmr->status == CF_JOB_CANCELLING || p->ended)
+        return;
+    cf_log_info("Trying to cancel job %s (%s).", jmr->name, jmr->job_id_hex);
+    if (set_status(jmr, CF_JOB_CANCELLING) < 0)
+        return;
+    timer_stop(&p->restart_timer);
+    timer_stop(&p->slot_timer);
+    cancel_all(jmr);
+    check_progress(jmr);
+}
+
+void
+cf_jobmaster_destroy(cf_jobmaster_t *jmr)
+{
+    jm_priv_t *p;
+
+    if (jmr == NULL)
+        return;
+    p = PRIV(jmr);
+    if (p != NULL && !p->ended && jmr->vertices != NULL &&
+        !cf_job_status_is_globally_terminal(jmr->status) &&
+        jmr->status != CF_JOB_INITIALIZING) {
+        /* The JobManager shuts down: cancel what runs, best effort. */
+        for (int v = 0; v < jmr->nvertices; v++) {
+            for (int k = 0; k < jmr->vertices[v].parallelism; k++) {
+                cf_exec_vertex_t *ev = &jmr->vertices[v].subtasks[k];
+                Cflink__Envelope env = CFLINK__ENVELOPE__INIT;
+                Cflink__CancelTask ct = CFLINK__CANCEL_TASK__INIT;
+                cf_rpc_conn_t *c;
+
+                if (cf_exec_state_is_terminal(ev->state) ||
+                    ev->state == CF_EXEC_CREATED ||
+                    ev->state == CF_EXEC_SCHEDULED ||
+                    (c = tm_conn(jmr, ev->tm_resource_id)) == NULL)
+                    continue;
+                ct.attempt_id = cf_rpc_id_bytes(&ev->attempt_id);
+                env.body_case = CFLINK__ENVELOPE__BODY_CANCEL_TASK;
+                env.cancel_task = &ct;
+                cf_rpc_call(c, &env, p->ask_timeout_ms, noop_cb, NULL);
+            }
+        }
+        release_slots(jmr, "The JobManager is shutting down.");
+        cf_rm_cancel_requests(jm_rm(jmr), &jmr->job_id);
+        set_status(jmr, CF_JOB_SUSPENDED);
+    }
+    if (p != NULL) {
+        timer_stop(&p->restart_timer);
+        timer_stop(&p->slot_timer);
+        timer_stop(&p->cancel_timer);
+        for (jm_call_t *cl = p->calls.next; cl != &p->calls;) {
+            jm_call_t *next = cl->next;
+
+            cl->jmr = NULL;
+            cl = next;
+        }
+        for (int s = 0; s < p->nslots; s++)
+            slot_clear(&p->slots[s]);
+        cf_free(p->slots);
+        cf_restart_destroy(p->restart);
+        cf_free(p);
+    }
+    for (int v = 0; v < jmr->nvertices; v++) {
+        cf_ejv_t *ejv = &jmr->vertices[v];
+
+        for (int k = 0; k < ejv->parallelism; k++) {
+            cf_free(ejv->subtasks[k].tm_resource_id);
+            cf_free(ejv->subtasks[k].tm_host);
+            cf_free(ejv->subtasks[k].failure);
+        }
+        cf_free(ejv->subtasks);
+        cf_free(ejv->name);
+    }
+    cf_free(jmr->vertices);
+    while (jmr->exceptions != NULL) {
+        cf_job_exception_t *e = jmr->exceptions;
+
+        jmr->exceptions = e->next;
+        cf_free(e->exception);
+        cf_free(e->task_name);
+        cf_free(e->location);
+        cf_free(e->tm_id);
+        cf_free(e);
+    }
+    if (jmr->graph != NULL)
+        cflink__job_graph__free_unpacked(jmr->graph, NULL);
+    cf_free(jmr->graph_pb);
+    cf_free(jmr->plan_json);
+    cf_free(jmr->plugin_key);
+    cf_free(jmr->plugin_name);
+    cf_free(jmr->jar_id);
+    for (int i = 0; i < jmr->nargs; i++)
+        cf_free(jmr->args[i]);
+    cf_free(jmr->args);
+    cf_config_destroy(jmr->job_cfg);
+    cf_free(jmr->failure);
+    cf_free(jmr->name);
+    cf_free(jmr);
+}
+
+/* ------------------------------------------------------------------ */
+/* Accessors                                                           */
+/* ------------------------------------------------------------------ */
+
+cf_ejv_t *
+cf_jobmaster_find_vertex(cf_jobmaster_t *jmr, const char *id_hex)
+{
+    if (jmr == NULL || id_hex == NULL)
+        return NULL;
+    for (int v = 0; v < jmr->nvertices; v++)
+        if (strcasecmp(jmr->vertices[v].id_hex, id_hex) == 0)
+            return &jmr->vertices[v];
+    return NULL;
+}
+
+void
+cf_jobmaster_task_counts(const cf_jobmaster_t *jmr,
+                         int counts[CF_EXEC_STATE_COUNT])
+{
+    memset(counts, 0, sizeof(int) * CF_EXEC_STATE_COUNT);
+    if (jmr == NULL)
+        return;
+    for (int v = 0; v < jmr->nvertices; v++)
+        for (int k = 0; k < jmr->vertices[v].parallelism; k++)
+            counts[jmr->vertices[v].subtasks[k].state]++;
+}

@@ -1,0 +1,79 @@
+/*
+ * rest.h: the JobManager's HTTP server (libmicrohttpd) driven by the
+ * control loop: MHD runs in external-select mode, its epoll fd watched by
+ * a uv_poll_t and its timeout by a uv timer, so every handler runs on the
+ * loop thread and may touch control state without locks.
+ *
+ * Routing: handlers register Flink-style patterns ("/jobs/:jobid/plan");
+ * the optional "/v1" prefix is stripped before matching. An unknown path
+ * answers 404 {"errors":["Not found: /x"]}; a known path with another
+ * method answers 405 {"errors":["Not found: ..."]} as Flink does. Request
+ * bodies over rest.server.max-content-length answer 413.
+ *
+ * Uploads (multipart/form-data, field "jarfile"): the file is streamed to
+ * a server-made name under the upload directory (never the client's
+ * name); the handler gets that path and the client's file name reduced to
+ * its basename, and owns the file (moves or deletes it).
+ *
+ * Threads: loop only.
+ */
+#ifndef CF_REST_H
+#define CF_REST_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "core.h"
+#include "loop.h"
+
+typedef struct cf_rest_s cf_rest_t;
+
+#define CF_REST_MAX_PARAMS 4
+
+typedef struct cf_rest_req_s {
+    const char *method;   /* "GET", "POST", "PATCH", "DELETE", "PUT",
+                           * "OPTIONS"; HEAD reaches GET handlers as
+                           * "HEAD" */
+    const char *path;     /* without the /v1 prefix and the query */
+    const char *params[CF_REST_MAX_PARAMS]; /* ":x" segments, in order */
+    int nparams;
+    const char *body;     /* NUL-terminated request body (or "") */
+    size_t body_len;
+    const char *upload_path; /* multipart "jarfile": stored file, or NULL */
+    const char *upload_name; /* its client file name (basename only) */
+    void *conn;           /* struct MHD_Connection *, for cf_rest_query */
+} cf_rest_req_t;
+
+/* A query parameter, or NULL. */
+const char *cf_rest_query(const cf_rest_req_t *req, const char *key);
+
+/* Set *status and return the response body (ownership passes to the
+ * server). A NULL body means an empty body. */
+typedef json_t *(*cf_rest_handler_fn)(cf_rest_req_t *req, void *arg,
+                                      int *status);
+
+/* Listen on rest.bind-address (unset: 127.0.0.1, see docs/internals/
+ * rest.md) : rest.bind-port (a port, range or list; unset: rest.port; 0:
+ * ephemeral). Uploads go to upload_dir (created). */
+cf_rest_t *cf_rest_new(cf_loop_t *loop, const cf_config_t *cfg,
+                       const char *upload_dir, cf_error_t **errp);
+int cf_rest_port(const cf_rest_t *r);
+/* Stops accepting, closes connections, frees. */
+void cf_rest_destroy(cf_rest_t *r);
+
+/* Register a route; pattern segments starting with ':' match one path
+ * segment and are passed in req->params. */
+void cf_rest_route(cf_rest_t *r, const char *method, const char *pattern,
+                   cf_rest_handler_fn fn, void *arg);
+
+/* Serve files under dir for GET paths that match no route ("/" ->
+ * index.html); for the web UI (NULL: none). */
+void cf_rest_set_static_dir(cf_rest_t *r, const char *dir);
+
+/* {"errors": [message]} with *status = status. */
+json_t *cf_rest_error(int *status, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif /* CF_REST_H */

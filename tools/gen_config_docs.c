@@ -1,0 +1,334 @@
+/*
+ * gen_config_docs.c: cflink-config-docs, the generator of
+ * docs/user-guide/config-reference.md from the table of known
+ * configuration keys (cf_config_keys(), src/core/config_keys.h).
+ *
+ *   cflink-config-docs                 print the page
+ *   cflink-config-docs -o FILE         write it to FILE
+ *   cflink-config-docs --check FILE    exit 1 when FILE differs from what
+ *                                      would be generated (a ctest)
+ *
+ * Keys are grouped by their first dotted segment; a group of more than
+ * CF_DOCS_SPLIT keys is split further by the first two segments wherever
+ * at least CF_DOCS_SUBGROUP keys share them. Groups are sorted by name,
+ * keys by key, so the output only changes when the table does.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "core.h"
+
+#define CF_DOCS_SPLIT 12
+#define CF_DOCS_SUBGROUP 4
+
+typedef struct cf_docs_key_s {
+    const cf_config_key_t *k;
+    char group[128];
+} cf_docs_key_t;
+
+/* Length of the first n dotted segments of key, or 0 when key has no more
+ * than n segments (a group name is never a whole key). */
+static size_t
+cf_docs_prefix_len(const char *key, int n)
+{
+    const char *p = key;
+    for (int i = 0; i < n; i++) {
+        p = strchr(p, '.');
+        if (p == NULL)
+            return 0;
+        if (i + 1 < n)
+            p++;
+    }
+    return (size_t)(p - key);
+}
+
+/* The number of keys that start with the first len characters of key
+ * followed by a '.'. */
+static int
+cf_docs_count_prefix(const cf_config_key_t *keys, int n, const char *key,
+                     size_t len)
+{
+    int count = 0;
+    for (int i = 0; i < n; i++)
+        if (strncmp(keys[i].key, key, len) == 0 && keys[i].key[len] == '.')
+            count++;
+    return count;
+}
+
+static void
+cf_docs_assign_groups(cf_docs_key_t *dk, const cf_config_key_t *keys, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const char *key = keys[i].key;
+        size_t l1 = cf_docs_prefix_len(key, 1);
+        size_t l2 = cf_docs_prefix_len(key, 2);
+        size_t len = l1 ? l1 : strlen(key);
+
+        dk[i].k = &keys[i];
+        if (l1 && l2 &&
+            cf_docs_count_prefix(keys, n, key, l1) > CF_DOCS_SPLIT &&
+            cf_docs_count_prefix(keys, n, key, l2) >= CF_DOCS_SUBGROUP)
+            len = l2;
+        if (len >= sizeof dk[i].group)
+            len = sizeof dk[i].group - 1;
+        memcpy(dk[i].group, key, len);
+        dk[i].group[len] = '\0';
+    }
+}
+
+static int
+cf_docs_cmp(const void *a, const void *b)
+{
+    const cf_docs_key_t *x = a, *y = b;
+    int c = strcmp(x->group, y->group);
+    return c ? c : strcmp(x->k->key, y->k->key);
+}
+
+/* Markdown table cell text: '|' escaped, newlines as spaces. */
+static void
+cf_docs_cell(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '|')
+            fputs("\\|", f);
+        else if (*s == '<')
+            fputs("&lt;", f);
+        else if (*s == '>')
+            fputs("&gt;", f);
+        else if (*s == '\n' || *s == '\r')
+            fputc(' ', f);
+        else
+            fputc(*s, f);
+    }
+}
+
+/* A '|'-separated list as `a`, `b`. */
+static void
+cf_docs_list(FILE *f, const char *list)
+{
+    const char *p = list;
+    int first = 1;
+    while (*p) {
+        size_t n = strcspn(p, "|");
+        fprintf(f, "%s`%.*s`", first ? "" : ", ", (int)n, p);
+        first = 0;
+        p += n;
+        if (*p == '|')
+            p++;
+    }
+}
+
+/* GitHub's heading anchor: lower case, spaces to '-', other punctuation
+ * dropped. */
+static void
+cf_docs_anchor(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if ((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+            *s == '-' || *s == '_')
+            fputc(*s, f);
+        else if (*s >= 'A' && *s <= 'Z')
+            fputc(*s - 'A' + 'a', f);
+        else if (*s == ' ')
+            fputc('-', f);
+    }
+}
+
+static void
+cf_docs_row(FILE *f, const cf_config_key_t *k)
+{
+    fprintf(f, "| `%s` | %s | ", k->key, cf_config_type_name(k->type));
+    if (k->def == NULL)
+        fputs("(none)", f);
+    else if (k->def[0] == '\0')
+        fputs("`\"\"`", f);
+    else
+        fprintf(f, "`%s`", k->def);
+    fputs(" | ", f);
+    cf_docs_cell(f, k->doc ? k->doc : "");
+    if (k->type == CF_CFG_ENUM && k->enum_values != NULL) {
+        fputs(" Values: ", f);
+        cf_docs_list(f, k->enum_values);
+        fputs(".", f);
+    }
+    fputs(" | ", f);
+    if (k->aliases != NULL)
+        cf_docs_list(f, k->aliases);
+    fputs(" |\n", f);
+}
+
+static void
+cf_docs_generate(FILE *f)
+{
+    int n = 0;
+    const cf_config_key_t *keys = cf_config_keys(&n);
+    cf_docs_key_t *dk = cf_calloc((size_t)n, sizeof *dk);
+
+    cf_docs_assign_groups(dk, keys, n);
+    qsort(dk, (size_t)n, sizeof *dk, cf_docs_cmp);
+
+    fputs("# Configuration reference\n"
+          "\n"
+          "<!-- Generated by cflink-config-docs (tools/gen_config_docs.c) "
+          "from src/core/config_keys.h.\n"
+          "     Do not edit: run scripts/gen-docs.sh. -->\n"
+          "\n",
+          f);
+    fprintf(f,
+            "Every configuration key cflink knows (%d keys), grouped by "
+            "prefix, with its\n"
+            "type, default, description and deprecated names. The keys, "
+            "types and defaults\n"
+            "are Apache Flink's, except the `cflink.*` keys, which are "
+            "cflink's own. How\n"
+            "the file is found and read, the value formats (durations, "
+            "memory sizes),\n"
+            "`-D` overrides, deprecated names and unknown keys: "
+            "[configuration.md](configuration.md).\n"
+            "\n"
+            "\"(none)\" means the key has no default: it is unset unless "
+            "given.\n"
+            "\n",
+            n);
+
+    /* The index of groups. */
+    fputs("## Groups\n\n", f);
+    for (int i = 0; i < n;) {
+        int j = i;
+        while (j < n && strcmp(dk[j].group, dk[i].group) == 0)
+            j++;
+        fprintf(f, "- [`%s.*`](#", dk[i].group);
+        cf_docs_anchor(f, dk[i].group);
+        fprintf(f, "): %d key%s\n", j - i, j - i == 1 ? "" : "s");
+        i = j;
+    }
+
+    for (int i = 0; i < n;) {
+        fprintf(f, "\n## %s\n\n", dk[i].group);
+        fputs("| Key | Type | Default | Description | Deprecated names |\n"
+              "|---|---|---|---|---|\n",
+              f);
+        int j = i;
+        while (j < n && strcmp(dk[j].group, dk[i].group) == 0)
+            cf_docs_row(f, dk[j++].k);
+        i = j;
+    }
+    cf_free(dk);
+}
+
+/* The whole file at path, or NULL (errno set). */
+static char *
+cf_docs_read(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t cap = 0, n = 0, r;
+
+    if (f == NULL)
+        return NULL;
+    do {
+        CF_GROW(&buf, &cap, n + 4096);
+        r = fread(buf + n, 1, cap - n, f);
+        n += r;
+    } while (r > 0);
+    if (ferror(f)) {
+        int e = errno;
+        fclose(f);
+        cf_free(buf);
+        errno = e;
+        return NULL;
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+static void
+cf_docs_usage(FILE *f)
+{
+    fputs("Usage: cflink-config-docs [-o FILE | --check FILE]\n"
+          "Prints the configuration reference (markdown) generated from "
+          "cflink's\n"
+          "table of configuration keys; -o writes it to FILE; --check "
+          "exits 1 when\n"
+          "FILE differs from it.\n",
+          f);
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *out = NULL, *check = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            cf_docs_usage(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
+            out = argv[++i];
+        } else if (strcmp(argv[i], "--check") == 0 && i + 1 < argc) {
+            check = argv[++i];
+        } else {
+            fprintf(stderr, "cflink-config-docs: unknown argument '%s'\n",
+                    argv[i]);
+            cf_docs_usage(stderr);
+            return 2;
+        }
+    }
+
+    mem = open_memstream(&text, &len);
+    if (mem == NULL) {
+        perror("cflink-config-docs: open_memstream");
+        return 1;
+    }
+    cf_docs_generate(mem);
+    if (fclose(mem) != 0) {
+        perror("cflink-config-docs: generating");
+        return 1;
+    }
+
+    if (check != NULL) {
+        size_t flen = 0;
+        char *file = cf_docs_read(check, &flen);
+        int same;
+        if (file == NULL) {
+            fprintf(stderr, "cflink-config-docs: cannot read %s: %s\n",
+                    check, strerror(errno));
+            free(text);
+            return 1;
+        }
+        same = flen == len && memcmp(file, text, len) == 0;
+        cf_free(file);
+        free(text);
+        if (!same) {
+            fprintf(stderr,
+                    "%s is out of date with the configuration key table "
+                    "(src/core/config_keys.h): run scripts/gen-docs.sh\n",
+                    check);
+            return 1;
+        }
+        printf("%s is up to date\n", check);
+        return 0;
+    }
+
+    if (out != NULL) {
+        FILE *f = fopen(out, "wb");
+        if (f == NULL || fwrite(text, 1, len, f) != len || fclose(f) != 0) {
+            fprintf(stderr, "cflink-config-docs: cannot write %s: %s\n", out,
+                    strerror(errno));
+            free(text);
+            return 1;
+        }
+    } else if (fwrite(text, 1, len, stdout) != len) {
+        free(text);
+        return 1;
+    }
+    free(text);
+    return 0;
+}
