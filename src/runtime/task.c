@@ -651,6 +651,11 @@ cf_task_run_input(cf_task_t *t)
         }
         cf_net_reader_set(&t->readers[ch], buf);
         while (cf_net_reader_next(&t->readers[ch], &rec)) {
+            /* A buffer may hold thousands of records of a slow operator:
+             * look for cancellation every 64 of them. */
+            if ((++t->since_cancel_check & 63) == 0 &&
+                atomic_load_explicit(&t->cancel, memory_order_relaxed))
+                return 0;
             if ((rc = head->invoke(head, &rec)) < 0) {
                 if (rc == CF_ECANCELED && atomic_load(&t->cancel))
                     return 0;

@@ -35,6 +35,7 @@ struct cf_task_s {
     cf_net_reader_t *readers;
     int nchannels;
     int live_channels;
+    uint32_t since_cancel_check;
 
     int attempt;
     cf_task_state_cb state_cb; /* cluster tasks (deploy.c), or NULL */
