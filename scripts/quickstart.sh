@@ -52,14 +52,6 @@ build_dir=build
 cli=$build_dir/bin/cflink
 plugin=$build_dir/examples/wordcount.so
 
-# 1. Packages and build (build output goes to build/setup.log).
-if ! scripts/setup.sh --quiet --build-dir "$build_dir" --build-type Release; then
-    die "setup or build failed (see above; full log: $build_dir/setup.log)"
-fi
-[ -x "$cli" ] || die "$cli was not built (the CLI sources may be missing)"
-[ -f "$plugin" ] || die "$plugin was not built (examples/wordcount/ may be missing)"
-[ -r "$input" ] || die "input file '$input' not found or not readable"
-
 qs=$build_dir/quickstart
 daemon_opts=(-D "env.pid.dir=$root/$qs" -D "env.log.dir=$root/$qs/log")
 stop_cluster() {
@@ -71,6 +63,14 @@ if [ "$stop" -eq 1 ]; then
     say "quickstart cluster stopped"
     exit 0
 fi
+
+# 1. Packages and build (build output goes to build/setup.log).
+if ! scripts/setup.sh --quiet --build-dir "$build_dir" --build-type Release; then
+    die "setup or build failed (see above; full log: $build_dir/setup.log)"
+fi
+[ -x "$cli" ] || die "$cli was not built (the CLI sources may be missing)"
+[ -f "$plugin" ] || die "$plugin was not built (examples/wordcount/ may be missing)"
+[ -r "$input" ] || die "input file '$input' not found or not readable"
 
 # 2. Run the job. Logs go to files; the part files hold the result.
 mkdir -p "$qs"
