@@ -933,9 +933,11 @@ job_ended(cf_jobmaster_t *jmr)
     timer_stop(&p->restart_timer);
     timer_stop(&p->slot_timer);
     timer_stop(&p->cancel_timer);
-    release_slots(jmr, "The job ended.");
+    /* Drop the pending requests first: a released slot would otherwise
+     * be requested again for this very job at once. */
     cf_rm_cancel_requests(jm_rm(jmr), &jmr->job_id);
     p->outstanding = 0;
+    release_slots(jmr, "The job ended.");
     if (jmr->jm != NULL && jmr->jm->dispatcher != NULL)
         cf_dispatcher_job_terminated(jmr->jm->dispatcher, jmr);
 }
@@ -1453,8 +1455,8 @@ cf_jobmaster_destroy(cf_jobmaster_t *jmr)
                 cf_rpc_call(c, &env, p->ask_timeout_ms, noop_cb, NULL);
             }
         }
-        release_slots(jmr, "The JobManager is shutting down.");
         cf_rm_cancel_requests(jm_rm(jmr), &jmr->job_id);
+        release_slots(jmr, "The JobManager is shutting down.");
         set_status(jmr, CF_JOB_SUSPENDED);
     }
     if (p != NULL) {

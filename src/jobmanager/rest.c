@@ -693,6 +693,33 @@ rest_completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
 /* The access handler                                                  */
 /* ------------------------------------------------------------------ */
 
+/* Percent-decoding of the path and query values as MHD's default, except
+ * that "%00" stays as it is: a decoded NUL would cut the C string, so
+ * "/jars/<id>%00.so" would act on "<id>". The literal "%00" then fails
+ * the id checks like any other bad character. */
+static size_t
+rest_unescape_cb(void *cls, struct MHD_Connection *conn, char *s)
+{
+    char *w = s;
+    const char *p = s;
+
+    (void)cls;
+    (void)conn;
+    while (*p != '\0') {
+        if (p[0] == '%' && isxdigit((unsigned char)p[1]) &&
+            isxdigit((unsigned char)p[2]) && (p[1] != '0' || p[2] != '0')) {
+            char hx[3] = {p[1], p[2], '\0'};
+
+            *w++ = (char)strtol(hx, NULL, 16);
+            p += 3;
+        } else {
+            *w++ = *p++;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
 static int
 rest_is_multipart(struct MHD_Connection *conn)
 {
@@ -1077,6 +1104,7 @@ rest_start_one(cf_rest_t *r, const struct addrinfo *ai, int port,
         MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CF_REST_CONN_MEMORY,
         MHD_OPTION_URI_LOG_CALLBACK, rest_uri_log_cb, r,
+        MHD_OPTION_UNESCAPE_CALLBACK, rest_unescape_cb, r,
         MHD_OPTION_NOTIFY_COMPLETED, rest_completed_cb, r,
         MHD_OPTION_EXTERNAL_LOGGER, rest_mhd_log, r, MHD_OPTION_END);
 }

@@ -20,17 +20,24 @@
  * An outbound queue is a one-channel cf_net_gate_t that the producer's
  * subpartition is connected to, as it would be to a local consumer's
  * gate. The pump moves its buffers to a FIFO of its own (by pointer) and
- * writes the head while credit lasts: header and payload as two uv_buf_t,
- * the payload straight from the producer's segment, which is recycled in
- * the write callback. Memory is bounded by the producer's pool: nothing
- * is copied and nothing is allocated per buffer (write requests come from
- * a free list).
+ * sends the head while credit lasts, telling the consumer how many data
+ * buffers wait behind it (the backlog). Frames are not written one by
+ * one: each connection collects what a pump sends (buffer frames, credit
+ * announcements) in one write request, headers in the request, payloads
+ * straight from the producer's segments (recycled in the write callback),
+ * and the end of the pump writes it with one uv_write (one writev).
+ * Memory is bounded by the producer's pool: nothing is copied and nothing
+ * is allocated per buffer (write requests come from a free list).
  *
  * Receiving, a connection parses frames from its read buffer as a small
  * state machine (frames may split anywhere) and copies a data payload
- * into a buffer of the channel's pool: the pool has one, because the
- * sender only sends against credit, and each credit stands for one free
- * buffer. A frame that breaks the protocol closes that connection only.
+ * into a free buffer of the channel: one of the floating buffers granted
+ * to it, else one of its exclusive pool. There is one, because the sender
+ * only sends against credit, and each credit stands for one free buffer.
+ * The backlog each buffer announces makes the pump grant the channel
+ * floating buffers from its gate's pool (cf_netmgr_gate_floating), as
+ * Flink does. A frame that breaks the protocol closes that connection
+ * only.
  *
  * The wire format and the protocol are described in
  * docs/internals/network.md ("Remote channels and the network manager").
@@ -51,9 +58,11 @@
 /* ------------------------------------------------------------------ */
 
 #define NM_MAGIC 0x43464e4du /* "CFNM" */
-#define NM_VERSION 1
-#define NM_FRAME_HDR 5   /* u32 len (of what follows), u8 type */
-#define NM_BUF_HDR 13    /* + u32 receiver id, u16 kind, u16 event */
+#define NM_VERSION 2
+#define NM_FRAME_HDR 5 /* u32 len (of what follows), u8 type */
+/* + u32 receiver id, u16 kind, u16 event, u32 backlog */
+#define NM_BUF_HDR 17
+#define NM_BUF_BODY (NM_BUF_HDR - NM_FRAME_HDR)
 #define NM_CTRL_MAX 1024 /* largest control frame body */
 #define NM_ADDR_MAX 255
 #define NM_READ_SIZE 65536
@@ -61,7 +70,7 @@
 enum nm_frame_e {
     NM_T_HELLO = 1,   /* u32 magic, u16 version, u16 n, n bytes address */
     NM_T_REQUEST = 2, /* 16 attempt, i32 output, i32 sub, u32 rid, i32 cr */
-    NM_T_BUFFER = 3,  /* u32 rid, u16 kind, u16 event, payload */
+    NM_T_BUFFER = 3,  /* u32 rid, u16 kind, u16 event, u32 backlog, data */
     NM_T_CREDIT = 4,  /* u32 rid, u32 delta */
     NM_T_CANCEL = 5,  /* u32 rid */
     NM_T_ERROR = 6,   /* u32 rid, message */
@@ -104,6 +113,7 @@ nm_get32(const uint8_t *p)
 
 typedef struct nm_conn_s nm_conn_t;
 typedef struct nm_part_s nm_part_t;
+typedef struct nm_wreq_s nm_wreq_t;
 
 /* A subpartition read by a remote input channel. */
 typedef struct nm_out_s {
@@ -114,6 +124,7 @@ typedef struct nm_out_s {
     uint32_t rid;               /* the consumer's receiver id */
     cf_net_gate_t *gate;        /* what the producer pushes to */
     cf_net_buf_t *head, *tail;  /* taken from gate, waiting for credit */
+    uint32_t backlog;           /* data buffers in head..tail */
     int64_t credit;
     int inflight; /* buffers inside uv_write */
     int dead;     /* peer gone or cancelled: recycle whatever comes */
@@ -140,6 +151,14 @@ typedef struct nm_grel_s {
     void *arg;
 } nm_grel_t;
 
+/* The floating buffers of a gate, shared by its remote channels. */
+typedef struct nm_fgate_s {
+    struct nm_fgate_s *next; /* m->fgates */
+    cf_net_gate_t *gate;
+    int n;               /* floating buffers asked for */
+    cf_net_pool_t *pool; /* made on the first remote channel */
+} nm_fgate_t;
+
 /* A subscription: one input channel. */
 typedef struct nm_sub_s {
     struct nm_sub_s *next;      /* m->subs */
@@ -156,9 +175,13 @@ typedef struct nm_sub_s {
     char *peer; /* "host:port" */
     nm_conn_t *conn;
     uint32_t rid;
-    cf_net_pool_t *pool;
+    cf_net_pool_t *pool; /* exclusive buffers */
     int credits;
     uint32_t credit_out; /* credit the producer holds */
+    nm_fgate_t *fg;      /* the gate's floating buffers, or NULL */
+    cf_net_buf_t *spare; /* floating buffers granted as credit */
+    uint32_t nspare;
+    uint32_t backlog; /* the producer's, from its last buffer */
     int requested;
     int failed; /* an error event was pushed: nothing more will be */
     int ended;  /* end of partition received */
@@ -221,22 +244,33 @@ struct nm_conn_s {
     uint32_t fpay, fgot;
     uint8_t *ev; /* event payload staging */
     uint32_t ev_cap;
+    /* writing */
+    nm_wreq_t *wpend; /* frames not written yet (see nm_flush) */
 };
 
-typedef struct nm_wreq_s {
+/* One uv_write: the frames a connection has to send after one run of the
+ * loop, coalesced (headers in hdr, payloads straight from the producer's
+ * segments, which are recycled when the write completes). */
+#define NM_BATCH 32 /* buffers per write */
+struct nm_wreq_s {
     uv_write_t req;
     struct nm_wreq_s *next_free;
     nm_conn_t *conn;
-    nm_out_t *out;
-    cf_net_buf_t *buf;
-    uint8_t hdr[NM_FRAME_HDR + NM_CTRL_MAX];
-} nm_wreq_t;
+    int niov;
+    int nheld;
+    uint32_t hused;
+    uv_buf_t iov[2 * NM_BATCH + 2];
+    cf_net_buf_t *held[NM_BATCH]; /* payloads to recycle */
+    nm_out_t *outs[NM_BATCH];     /* their queues */
+    uint8_t hdr[NM_BATCH * NM_BUF_HDR + NM_FRAME_HDR + NM_CTRL_MAX];
+};
 
 enum nm_cmd_e {
     NM_CMD_PUBLISH,
     NM_CMD_RELEASE_PART,
     NM_CMD_SUBSCRIBE,
     NM_CMD_RELEASE_GATE,
+    NM_CMD_FLOATING,
     NM_CMD_STOP,
 };
 
@@ -278,6 +312,7 @@ struct cf_netmgr_s {
     nm_part_t *parts;
     nm_sub_t *subs;
     nm_req_t *reqs;
+    nm_fgate_t *fgates;
     nm_wreq_t *wfree;
     /* stats */
     atomic_int nconns;
@@ -359,8 +394,9 @@ nm_wreq_get(cf_netmgr_t *m)
         w = cf_malloc(sizeof *w);
     w->next_free = NULL;
     w->conn = NULL;
-    w->out = NULL;
-    w->buf = NULL;
+    w->niov = 0;
+    w->nheld = 0;
+    w->hused = 0;
     return w;
 }
 
@@ -387,71 +423,142 @@ nm_conn_lost(nm_conn_t *c)
     cf_free(msg);
 }
 
+/* The write of w is over (or will never happen): recycle its payloads,
+ * then finish the released partitions that held them. */
+static void
+nm_wreq_done(cf_netmgr_t *m, nm_wreq_t *w)
+{
+    nm_part_t *parts[NM_BATCH];
+    int i, j, np = 0;
+
+    for (i = 0; i < w->nheld; i++) {
+        nm_out_t *out = w->outs[i];
+        cf_net_buf_recycle(w->held[i]);
+        out->inflight--;
+        if (!out->part->released || m->stopping)
+            continue;
+        for (j = 0; j < np && parts[j] != out->part; j++)
+            ;
+        if (j == np)
+            parts[np++] = out->part;
+    }
+    nm_wreq_put(m, w);
+    /* Each may free its partition and queues: collected first. */
+    for (j = 0; j < np; j++)
+        nm_part_try_finish(m, parts[j]);
+}
+
+/* The write of w will never happen (its connection failed or closed):
+ * recycle its payloads. Called deep inside the loop's work (a pump, a
+ * close), where a partition must not be freed: the pump that the wake-up
+ * runs finishes released partitions. */
+static void
+nm_wreq_drop(cf_netmgr_t *m, nm_wreq_t *w)
+{
+    int i;
+
+    for (i = 0; i < w->nheld; i++) {
+        cf_net_buf_recycle(w->held[i]);
+        w->outs[i]->inflight--;
+    }
+    nm_wreq_put(m, w);
+    if (!m->stopping)
+        uv_async_send(&m->async);
+}
+
 static void
 nm_on_write(uv_write_t *req, int status)
 {
     nm_wreq_t *w = (nm_wreq_t *)req;
     nm_conn_t *c = w->conn;
     cf_netmgr_t *m = c->m;
-    nm_out_t *out = w->out;
 
-    if (w->buf != NULL)
-        cf_net_buf_recycle(w->buf);
-    nm_wreq_put(m, w);
     if (status < 0 && status != UV_ECANCELED && c->state != NM_C_CLOSING) {
         cf_log_warn("network manager: writing to task manager '%s' "
                     "failed: %s",
                     nm_conn_name(c), uv_strerror(status));
         nm_conn_lost(c);
     }
-    if (out != NULL) {
-        out->inflight--;
-        if (out->part->released && !m->stopping)
-            nm_part_try_finish(m, out->part);
-    }
+    nm_wreq_done(m, w);
 }
 
-/* Write w (hlen header bytes, then plen bytes at payload). */
+/* Write the frames collected for c, in one uv_write. */
 static void
-nm_write(nm_conn_t *c, nm_wreq_t *w, size_t hlen, const void *payload,
-         size_t plen)
+nm_flush(nm_conn_t *c)
 {
-    uv_buf_t bufs[2];
-    int rc;
+    nm_wreq_t *w = c->wpend;
+    size_t bytes = 0;
+    int i, rc;
 
-    w->conn = c;
-    bufs[0] = uv_buf_init((char *)w->hdr, (unsigned)hlen);
-    bufs[1] = uv_buf_init((char *)payload, (unsigned)plen);
-    rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs, plen > 0 ? 2 : 1,
+    if (w == NULL)
+        return;
+    c->wpend = NULL;
+    for (i = 0; i < w->niov; i++)
+        bytes += w->iov[i].len;
+    rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, w->iov, (unsigned)w->niov,
                   nm_on_write);
-    atomic_fetch_add_explicit(&c->m->bytes_sent, hlen + plen,
-                              memory_order_relaxed);
     if (rc < 0) {
         cf_log_warn("network manager: writing to task manager '%s' "
                     "failed: %s",
                     nm_conn_name(c), uv_strerror(rc));
-        if (w->buf != NULL)
-            cf_net_buf_recycle(w->buf);
-        if (w->out != NULL)
-            w->out->inflight--;
-        nm_wreq_put(c->m, w);
+        nm_wreq_drop(c->m, w);
         nm_conn_lost(c);
+        return;
     }
+    atomic_fetch_add_explicit(&c->m->bytes_sent, bytes, memory_order_relaxed);
 }
 
+/* Room for a frame header of n bytes (and, with payload, one buffer) in
+ * c's pending write, flushing it first when it is full. NULL when that
+ * flush failed (c is closed). */
+static uint8_t *
+nm_frame_room(nm_conn_t *c, uint32_t n, int payload)
+{
+    nm_wreq_t *w = c->wpend;
+    uint8_t *h;
+
+    if (w != NULL &&
+        (w->hused + n > sizeof w->hdr || w->niov + 2 > 2 * NM_BATCH + 2 ||
+         (payload && w->nheld == NM_BATCH))) {
+        nm_flush(c);
+        if (c->state != NM_C_OPEN)
+            return NULL;
+        w = NULL;
+    }
+    if (w == NULL) {
+        w = nm_wreq_get(c->m);
+        w->conn = c;
+        c->wpend = w;
+    }
+    h = w->hdr + w->hused;
+    /* Headers written back to back share one iov. */
+    if (w->niov > 0 &&
+        w->iov[w->niov - 1].base + w->iov[w->niov - 1].len == (char *)h)
+        w->iov[w->niov - 1].len += n;
+    else
+        w->iov[w->niov++] = uv_buf_init((char *)h, n);
+    w->hused += n;
+    return h;
+}
+
+/* Queue a control frame. Credit announcements wait for the flush at the
+ * end of the pump (coalesced with the rest); others go out now. */
 static void
 nm_send_ctrl(nm_conn_t *c, uint8_t type, const uint8_t *body, uint32_t n)
 {
-    nm_wreq_t *w;
+    uint8_t *h;
 
     if (c->state != NM_C_OPEN)
         return;
     CF_ASSERT(n <= NM_CTRL_MAX);
-    w = nm_wreq_get(c->m);
-    nm_put32(w->hdr, n + 1);
-    w->hdr[4] = type;
-    memcpy(w->hdr + NM_FRAME_HDR, body, n);
-    nm_write(c, w, NM_FRAME_HDR + n, NULL, 0);
+    h = nm_frame_room(c, NM_FRAME_HDR + n, 0);
+    if (h == NULL)
+        return;
+    nm_put32(h, n + 1);
+    h[4] = type;
+    memcpy(h + NM_FRAME_HDR, body, n);
+    if (type != NM_T_CREDIT)
+        nm_flush(c);
 }
 
 static void
@@ -508,23 +615,32 @@ nm_send_request(nm_conn_t *c, nm_sub_t *s)
     nm_send_ctrl(c, NM_T_REQUEST, b, sizeof b);
 }
 
-/* Send one buffer of out (taking the producer's segment as it is). */
+/* Send one buffer of out (taking the producer's segment as it is) and
+ * the number of data buffers still queued behind it (the backlog). */
 static void
 nm_send_buf(nm_out_t *out, cf_net_buf_t *b)
 {
     nm_conn_t *c = out->conn;
-    nm_wreq_t *w = nm_wreq_get(c->m);
+    uint8_t *h = nm_frame_room(c, NM_BUF_HDR, 1);
+    nm_wreq_t *w = c->wpend;
 
-    nm_put32(w->hdr, NM_BUF_HDR - 4 + b->len);
-    w->hdr[4] = NM_T_BUFFER;
-    nm_put32(w->hdr + 5, out->rid);
-    nm_put16(w->hdr + 9, b->kind);
-    nm_put16(w->hdr + 11, b->event);
-    w->out = out;
-    w->buf = b;
+    if (h == NULL) {
+        cf_net_buf_recycle(b); /* the connection is gone */
+        return;
+    }
+    nm_put32(h, NM_BUF_HDR - 4 + b->len);
+    h[4] = NM_T_BUFFER;
+    nm_put32(h + 5, out->rid);
+    nm_put16(h + 9, b->kind);
+    nm_put16(h + 11, b->event);
+    nm_put32(h + 13, out->backlog);
+    if (b->len > 0)
+        w->iov[w->niov++] = uv_buf_init((char *)b->data, b->len);
+    w->held[w->nheld] = b;
+    w->outs[w->nheld] = out;
+    w->nheld++;
     out->inflight++;
     atomic_fetch_add_explicit(&c->m->buffers_sent, 1, memory_order_relaxed);
-    nm_write(c, w, NM_BUF_HDR, b->data, b->len);
 }
 
 /* ------------------------------------------------------------------ */
@@ -541,6 +657,7 @@ nm_out_recycle_queued(nm_out_t *out)
         cf_net_buf_recycle(b);
     }
     out->tail = NULL;
+    out->backlog = 0;
     while ((b = cf_net_gate_poll(out->gate, NULL)) != NULL)
         cf_net_buf_recycle(b);
 }
@@ -587,6 +704,8 @@ nm_out_pump(nm_out_t *out)
         else
             out->head = b;
         out->tail = b;
+        if (b->kind == CF_NET_DATA)
+            out->backlog++;
     }
     while (out->conn != NULL && out->conn->state == NM_C_OPEN &&
            (b = out->head) != NULL &&
@@ -595,8 +714,10 @@ nm_out_pump(nm_out_t *out)
         if (out->head == NULL)
             out->tail = NULL;
         b->next = NULL;
-        if (b->kind == CF_NET_DATA)
+        if (b->kind == CF_NET_DATA) {
             out->credit--;
+            out->backlog--;
+        }
         nm_send_buf(out, b);
     }
 }
@@ -747,6 +868,21 @@ nm_rx_find(nm_conn_t *c, uint32_t rid)
     return NULL;
 }
 
+/* Return the floating buffers s holds (no more data will use them). */
+static void
+nm_sub_drop_spares(nm_sub_t *s)
+{
+    cf_net_buf_t *b;
+
+    while ((b = s->spare) != NULL) {
+        s->spare = b->next;
+        b->next = NULL;
+        cf_net_buf_recycle(b);
+    }
+    s->nspare = 0;
+}
+
+/* s receives nothing more on its connection. */
 static void
 nm_sub_unlink_conn(nm_sub_t *s)
 {
@@ -771,6 +907,7 @@ nm_sub_unlink_conn(nm_sub_t *s)
     }
     s->conn = NULL;
     s->conn_next = NULL;
+    nm_sub_drop_spares(s);
 }
 
 static void
@@ -789,6 +926,7 @@ nm_sub_free(cf_netmgr_t *m, nm_sub_t *s)
             nm_send_rid(s->conn, NM_T_CANCEL, s->rid, 0, 0);
         nm_sub_unlink_conn(s);
     }
+    nm_sub_drop_spares(s); /* when never connected */
     /* The gate may still hold some of its buffers. */
     cf_net_pool_release(s->pool);
     cf_free(s->peer);
@@ -796,11 +934,25 @@ nm_sub_free(cf_netmgr_t *m, nm_sub_t *s)
     atomic_fetch_sub(&m->nsubs, 1);
 }
 
+/* Grant floating buffers for the producer's backlog (Flink: as many as
+ * make the channel's free buffers backlog + exclusive buffers), then
+ * announce every free buffer the producer has no credit for yet. */
 static void
 nm_sub_announce(nm_sub_t *s)
 {
     uint32_t nfree = cf_net_pool_free_count(s->pool);
 
+    if (s->fg != NULL && s->fg->pool != NULL) {
+        uint64_t want = (uint64_t)s->backlog + (uint64_t)s->credits;
+        cf_net_buf_t *b;
+        while ((uint64_t)nfree + s->nspare < want &&
+               (b = cf_net_pool_try_request(s->fg->pool)) != NULL) {
+            b->next = s->spare;
+            s->spare = b;
+            s->nspare++;
+        }
+    }
+    nfree += s->nspare;
     if (nfree > s->credit_out) {
         nm_send_rid(s->conn, NM_T_CREDIT, s->rid, nfree - s->credit_out, 1);
         s->credit_out = nfree;
@@ -880,6 +1032,11 @@ nm_conn_close(nm_conn_t *c, const char *msg)
     }
     while (c->outs != NULL)
         nm_out_kill(c->outs);
+    if (c->wpend != NULL) {
+        nm_wreq_t *w = c->wpend;
+        c->wpend = NULL;
+        nm_wreq_drop(m, w);
+    }
     for (rp = &m->reqs; *rp != NULL;) {
         nm_req_t *r = *rp;
         if (r->conn == c) {
@@ -1107,6 +1264,8 @@ nm_buffer_end(nm_conn_t *c)
             s->ended = 1;
         if (c->fevent == CF_NET_EV_ERROR)
             s->failed = 1;
+        if (s->ended || s->failed)
+            nm_sub_drop_spares(s);
         cf_net_gate_push(s->gate, s->ch,
                          cf_net_event_new(c->fevent, c->ev, c->fpay));
     }
@@ -1124,7 +1283,7 @@ nm_buffer_begin(nm_conn_t *c)
 
     c->fkind = nm_get16(h + 4);
     c->fevent = nm_get16(h + 6);
-    c->fpay = c->flen - 1 - 8;
+    c->fpay = c->flen - 1 - NM_BUF_BODY;
     c->fgot = 0;
     c->fsub = NULL;
     c->fbuf = NULL;
@@ -1137,8 +1296,17 @@ nm_buffer_begin(nm_conn_t *c)
         /* A channel released since: drop what was in flight. */
     } else if (c->fkind == CF_NET_DATA) {
         cf_net_buf_t *b = NULL;
-        if (s->credit_out > 0)
+        s->backlog = nm_get32(h + 8);
+        if (s->credit_out > 0 && s->spare != NULL) {
+            /* Floating buffers first (Flink's order). */
+            b = s->spare;
+            s->spare = b->next;
+            s->nspare--;
+            b->next = NULL;
+            b->len = 0;
+        } else if (s->credit_out > 0) {
             b = cf_net_pool_try_request(s->pool);
+        }
         if (b == NULL) {
             nm_conn_violation(c, "buffer without credit for receiver id %u",
                               rid);
@@ -1221,7 +1389,7 @@ nm_frame_begin(nm_conn_t *c)
         }
         break;
     case NM_T_BUFFER:
-        if (body < 8 || body - 8 > c->m->seg) {
+        if (body < NM_BUF_BODY || body - NM_BUF_BODY > c->m->seg) {
             nm_conn_violation(c,
                               "oversized or short buffer frame (%u "
                               "bytes, segment size %u)",
@@ -1229,7 +1397,7 @@ nm_frame_begin(nm_conn_t *c)
             return -1;
         }
         c->rstate = NM_R_BODY;
-        c->hneed = NM_FRAME_HDR + 8;
+        c->hneed = NM_BUF_HDR;
         return 0;
     default: nm_conn_violation(c, "bad frame type %u", c->ftype); return -1;
     }
@@ -1370,6 +1538,7 @@ nm_on_control(nm_conn_t *c)
             cf_net_gate_push(s->gate, s->ch,
                              cf_net_event_new(CF_NET_EV_ERROR, b + 4, n - 4));
             s->failed = 1;
+            nm_sub_drop_spares(s);
         }
         return 0;
     }
@@ -1560,6 +1729,74 @@ nm_is_local(cf_netmgr_t *m, const char *host, int port)
            strcmp(host, "::1") == 0;
 }
 
+static nm_fgate_t *
+nm_fgate_find(cf_netmgr_t *m, const cf_net_gate_t *gate)
+{
+    nm_fgate_t *fg;
+
+    for (fg = m->fgates; fg != NULL; fg = fg->next)
+        if (fg->gate == gate)
+            return fg;
+    return NULL;
+}
+
+/* Reserve the floating buffers of s's gate when its first remote channel
+ * needs them. They are optional: a budget too small for them leaves the
+ * channels with their exclusive buffers only (with a warning). */
+static void
+nm_sub_link_floating(cf_netmgr_t *m, nm_sub_t *s)
+{
+    nm_fgate_t *fg = nm_fgate_find(m, s->gate);
+    cf_error_t *err = NULL;
+
+    if (fg == NULL || fg->n <= 0)
+        return;
+    if (fg->pool == NULL) {
+        fg->pool = cf_net_pool_new(m->env, (uint32_t)fg->n, &m->sig, &err);
+        if (fg->pool == NULL) {
+            cf_log_warn("network manager: no floating buffers for an input "
+                        "gate (its remote channels use their exclusive "
+                        "buffers only): %s",
+                        cf_error_msg(err));
+            cf_error_free(err);
+            fg->n = 0;
+            return;
+        }
+    }
+    s->fg = fg;
+}
+
+static void
+nm_do_floating(cf_netmgr_t *m, nm_cmd_t *cmd)
+{
+    nm_fgate_t *fg = nm_fgate_find(m, cmd->gate);
+    nm_sub_t *s;
+
+    if (fg != NULL) {
+        if (fg->pool == NULL)
+            fg->n = cmd->credits;
+        return; /* a pool once made keeps its size */
+    }
+    fg = CF_NEW(nm_fgate_t);
+    fg->gate = cmd->gate;
+    fg->n = cmd->credits;
+    fg->next = m->fgates;
+    m->fgates = fg;
+    /* Remote channels subscribed before. */
+    for (s = m->subs; s != NULL; s = s->next)
+        if (s->gate == cmd->gate && !s->local && s->pool != NULL &&
+            s->fg == NULL)
+            nm_sub_link_floating(m, s);
+}
+
+static void
+nm_fgate_free(nm_fgate_t *fg)
+{
+    /* The gate may still hold some floating buffers. */
+    cf_net_pool_release(fg->pool);
+    cf_free(fg);
+}
+
 static void
 nm_do_subscribe(cf_netmgr_t *m, nm_cmd_t *cmd)
 {
@@ -1596,6 +1833,7 @@ nm_do_subscribe(cf_netmgr_t *m, nm_cmd_t *cmd)
         s->failed = 1;
         return;
     }
+    nm_sub_link_floating(m, s);
     c = nm_conn_find(m, s->peer);
     if (c == NULL) {
         c = nm_conn_new(m);
@@ -1621,6 +1859,7 @@ static void
 nm_do_release_gate(cf_netmgr_t *m, nm_cmd_t *cmd)
 {
     nm_grel_t *g = CF_NEW(nm_grel_t);
+    nm_fgate_t **fp;
     nm_sub_t *s, *next;
 
     g->done = cmd->done;
@@ -1637,6 +1876,18 @@ nm_do_release_gate(cf_netmgr_t *m, nm_cmd_t *cmd)
             continue;
         }
         nm_sub_free(m, s);
+    }
+    /* Its remote channels are gone (local ones use no floating buffer). */
+    for (fp = &m->fgates; *fp != NULL; fp = &(*fp)->next) {
+        if ((*fp)->gate == cmd->gate) {
+            nm_fgate_t *fg = *fp;
+            *fp = fg->next;
+            for (s = m->subs; s != NULL; s = s->next)
+                if (s->fg == fg)
+                    s->fg = NULL;
+            nm_fgate_free(fg);
+            break;
+        }
     }
     if (--g->waits == 0) {
         if (g->done != NULL)
@@ -1662,6 +1913,11 @@ nm_do_stop(cf_netmgr_t *m)
         if (s->grel != NULL && --s->grel->waits == 0)
             cf_free(s->grel);
         nm_sub_free(m, s);
+    }
+    while (m->fgates != NULL) {
+        nm_fgate_t *fg = m->fgates;
+        m->fgates = fg->next;
+        nm_fgate_free(fg);
     }
     for (p = m->parts; p != NULL; p = p->next) {
         cf_log_warn("network manager: destroyed with a published "
@@ -1696,6 +1952,7 @@ nm_on_async(uv_async_t *a)
             case NM_CMD_RELEASE_PART: nm_do_release_part(m, cmd); break;
             case NM_CMD_SUBSCRIBE: nm_do_subscribe(m, cmd); break;
             case NM_CMD_RELEASE_GATE: nm_do_release_gate(m, cmd); break;
+            case NM_CMD_FLOATING: nm_do_floating(m, cmd); break;
             case NM_CMD_STOP: nm_do_stop(m); break;
             }
         }
@@ -1711,6 +1968,7 @@ static void
 nm_pump(cf_netmgr_t *m)
 {
     nm_part_t *p, *pnext;
+    nm_conn_t *c;
     nm_sub_t *s;
     int i;
 
@@ -1728,6 +1986,10 @@ nm_pump(cf_netmgr_t *m)
         if (!s->local && s->requested && !s->failed && s->conn != NULL &&
             s->conn->state == NM_C_OPEN)
             nm_sub_announce(s);
+    /* One write per connection for all of the above. */
+    for (c = m->conns; c != NULL; c = c->next)
+        if (c->wpend != NULL && c->state == NM_C_OPEN)
+            nm_flush(c);
 }
 
 static void
@@ -1966,6 +2228,17 @@ cf_netmgr_release_gate(cf_netmgr_t *m, cf_net_gate_t *gate,
     cmd->gate = gate;
     cmd->done = done;
     cmd->arg = arg;
+    nm_post(m, cmd);
+}
+
+void
+cf_netmgr_gate_floating(cf_netmgr_t *m, cf_net_gate_t *gate, int n)
+{
+    nm_cmd_t *cmd = CF_NEW(nm_cmd_t);
+
+    cmd->type = NM_CMD_FLOATING;
+    cmd->gate = gate;
+    cmd->credits = n < 0 ? 0 : n;
     nm_post(m, cmd);
 }
 

@@ -95,6 +95,18 @@ void cf_netmgr_release_partition(cf_netmgr_t *m, const cf_net_pid_t *pid,
 void cf_netmgr_subscribe(cf_netmgr_t *m, const cf_net_pid_t *pid, int sub,
                          const char *host, int port, cf_net_gate_t *gate,
                          int ch, int credits);
+/* Give gate n floating buffers (Flink's
+ * taskmanager.network.memory.floating-buffers-per-gate), shared by its
+ * remote channels: each data buffer a producer sends announces its
+ * backlog (buffers queued behind it), and a channel with backlog is
+ * granted floating buffers as extra credit, up to backlog + its
+ * exclusive buffers. They are reserved from env when the gate's first
+ * remote channel subscribes (none for a gate with local channels only);
+ * when the budget cannot cover them, the channels go without (a
+ * warning). Call it before or after subscribing the gate's channels;
+ * cf_netmgr_release_gate returns them. Optional: without it a channel
+ * has its exclusive buffers only. */
+void cf_netmgr_gate_floating(cf_netmgr_t *m, cf_net_gate_t *gate, int n);
 /* Drop every subscription of gate (cancelling pending requests and
  * telling remote producers), then done(arg) on the net thread once no
  * buffer will be pushed to gate any more and the channels' exclusive

@@ -31,6 +31,14 @@
 #define RPC_HANDSHAKE_TIMEOUT_MS 10000
 #define RPC_READ_CHUNK 65536
 #define RPC_LOG_EVERY 10 /* connect failures logged at INFO once per N */
+/* Largest frame accepted before the handshake: a Hello is a few hundred
+ * bytes, so a peer that has not said who it is cannot make us buffer
+ * max_frame bytes per connection. */
+#define RPC_HELLO_MAX_FRAME 65536
+/* Replies are dropped while this many bytes (beyond max_frame) wait to
+ * be written to the peer: a peer that sends requests (BlobGet: 1 MiB per
+ * answer) without reading the answers cannot grow our memory. */
+#define RPC_REPLY_BACKLOG (16u * 1024 * 1024)
 
 typedef enum conn_state_e {
     ST_IDLE,       /* client: waiting to (re)connect, or dead */
@@ -92,6 +100,7 @@ struct cf_rpc_conn_s {
     int64_t retry_ms;
     int reconnect;
     int failures; /* consecutive connect failures */
+    int backlog_warned; /* a reply was dropped (logged once) */
     uint32_t max_frame;
 
     sock_t *sock;
@@ -737,10 +746,17 @@ read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         uint32_t be;
         memcpy(&be, c->rbuf + pos, 4);
         uint32_t len = ntohl(be);
-        if (len > c->max_frame) {
+        uint32_t max = c->state == ST_HANDSHAKE && RPC_HELLO_MAX_FRAME <
+                                                       c->max_frame
+                           ? RPC_HELLO_MAX_FRAME
+                           : c->max_frame;
+        if (len > max) {
             char *why = cf_asprintf("frame of %u bytes exceeds the maximum "
-                                    "frame size of %u bytes",
-                                    len, c->max_frame);
+                                    "frame size of %u bytes%s",
+                                    len, max,
+                                    c->state == ST_HANDSHAKE
+                                        ? " before the handshake"
+                                        : "");
             protocol_error(c, why);
             cf_free(why);
             break;
@@ -1081,6 +1097,18 @@ send_env(cf_rpc_conn_t *c, Cflink__Envelope *env, uint64_t id, int resp)
 {
     if (!cf_rpc_conn_is_open(c))
         return CF_EIO;
+    if (resp && c->sock && uv_stream_get_write_queue_size(
+                    (uv_stream_t *)&c->sock->tcp) >
+                    (size_t)c->max_frame + RPC_REPLY_BACKLOG) {
+        if (!c->backlog_warned)
+            cf_log_warn("RPC connection %s %s: the peer does not read its "
+                        "replies (%zu bytes queued); dropping replies",
+                        c->is_client ? "to" : "from", c->peer,
+                        uv_stream_get_write_queue_size(
+                            (uv_stream_t *)&c->sock->tcp));
+        c->backlog_warned = 1;
+        return CF_EIO;
+    }
     uint64_t old_id = env->request_id;
     protobuf_c_boolean old_resp = env->is_response;
     env->request_id = id;

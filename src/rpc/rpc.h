@@ -13,9 +13,11 @@
  * type and the timeout); a connection that closes fails its pending calls
  * with CF_EIO ("connection to <peer> closed: <reason>").
  *
- * A frame that cannot be decoded, is longer than the maximum frame size,
- * or arrives before the handshake closes that connection only (logged
- * with the peer address); the daemon keeps running.
+ * A frame that cannot be decoded, is longer than the maximum frame size
+ * (64 KiB before the handshake), or is not a Hello before the handshake
+ * closes that connection only (logged with the peer address); the daemon
+ * keeps running. Replies to a peer that does not read them are dropped
+ * (CF_EIO) once more than max_frame + 16 MiB wait to be written.
  *
  * Client connections retry until the server appears (every retry_ms) and,
  * with reconnect set, reconnect after a loss. Server-side connections are

@@ -107,6 +107,10 @@ cf_tm_new(cf_loop_t *loop, const cf_config_t *cfg, cf_error_t **errp)
         cfg, "taskmanager.network.memory.buffers-per-channel", 2);
     if (tm->buffers_per_channel < 1)
         tm->buffers_per_channel = 1;
+    tm->floating_per_gate = cf_config_get_int(
+        cfg, "taskmanager.network.memory.floating-buffers-per-gate", 8);
+    if (tm->floating_per_gate < 0)
+        tm->floating_per_gate = 0;
     tm->cpu_cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
     pages = sysconf(_SC_PHYS_PAGES);
     psize = sysconf(_SC_PAGESIZE);

@@ -69,6 +69,7 @@ struct cf_tm_s {
     int64_t hb_timeout_ms;  /* heartbeat.timeout */
     int64_t retry_ms;       /* connection and registration retries */
     int buffers_per_channel;
+    int floating_per_gate; /* floating-buffers-per-gate */
 
     cf_net_env_t *env;
     cf_netmgr_t *net;

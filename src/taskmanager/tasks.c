@@ -378,7 +378,7 @@ cf_tm_deploy(cf_tm_t *tm, cf_tm_job_t *job, const Cflink__SubmitTask *st,
     cf_task_spec_t spec;
     cf_error_t *err = NULL;
     char ah[CF_ID_HEX_LEN + 1];
-    int nch, ch;
+    int nch, ch, ngates;
 
     cf_rpc_id_get(&st->attempt_id, &attempt);
     cf_rpc_id_get(&st->allocation_id, &alloc);
@@ -443,10 +443,12 @@ cf_tm_deploy(cf_tm_t *tm, cf_tm_job_t *job, const Cflink__SubmitTask *st,
                           cf_task_connected(rec->t), cf_task_signal(rec->t));
     }
     ch = 0;
+    ngates = 0;
     for (size_t g = 0; g < st->n_gates; g++) {
         const Cflink__InputGateDescriptor *gd = st->gates[g];
         if (gd == NULL)
             continue;
+        ngates += gd->n_channels > 0;
         for (size_t c = 0; c < gd->n_channels; c++, ch++) {
             const Cflink__InputChannelDescriptor *cd = gd->channels[c];
             cf_net_pid_t pid;
@@ -457,6 +459,12 @@ cf_tm_deploy(cf_tm_t *tm, cf_tm_job_t *job, const Cflink__SubmitTask *st,
                                 tm->buffers_per_channel);
         }
     }
+    /* Flink's floating buffers per input gate: the task's inputs share
+     * one gate here, so it gets the allowance of each logical gate. Only
+     * a gate with remote channels reserves them. */
+    if (ngates > 0 && tm->floating_per_gate > 0)
+        cf_netmgr_gate_floating(tm->net, cf_task_gate(rec->t),
+                                tm->floating_per_gate * ngates);
     if (cf_task_start(rec->t, &err) < 0) {
         *msg = cf_asprintf("Cannot start task %s: %s", rec->name,
                            cf_error_msg(err));

@@ -41,11 +41,35 @@ cluster_stop() {
         wait "$pid" 2>/dev/null || true
     done
     CLUSTER_PIDS=()
+    cluster_check_sanitizers
+}
+
+# cluster_check_sanitizers: fail (and return 1) when a daemon's log or
+# .out file in $WORK has an AddressSanitizer, LeakSanitizer or UBSan
+# report (builds with -DCF_SANITIZE=ON); the report is printed. Reports
+# already counted are not counted again.
+CLUSTER_SAN_SEEN=""
+cluster_check_sanitizers() {
+    local f bad=0
+    for f in "$WORK"/*.log "$WORK"/*.out; do
+        [ -f "$f" ] || continue
+        case " $CLUSTER_SAN_SEEN " in *" $f "*) continue ;; esac
+        if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$f"; then
+            CLUSTER_SAN_SEEN="$CLUSTER_SAN_SEEN $f"
+            echo "FAIL: sanitizer report in $(basename "$f"):" >&2
+            grep -E -A 30 'ERROR: (Address|Leak)Sanitizer|runtime error:' \
+                "$f" | head -60 | sed 's/^/    /' >&2
+            FAILURES=$((FAILURES + 1))
+            bad=1
+        fi
+    done
+    return $bad
 }
 
 # cluster_trap: stop the daemons and remove $WORK when the test exits.
+# The exit status becomes 1 when cluster_stop finds a sanitizer report.
 cluster_trap() {
-    trap 'cluster_stop; rm -rf "$WORK"' EXIT
+    trap 'cf_st=$?; cluster_stop || cf_st=1; rm -rf "$WORK"; exit $cf_st' EXIT
 }
 
 # cluster_wait_log FILE REGEX [TIMEOUT_S]: wait until FILE has a line

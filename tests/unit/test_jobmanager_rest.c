@@ -501,6 +501,20 @@ test_routing(void **state)
     assert_false(seen.has_query_q);
     resp_free(&r);
 
+    /* Percent-decoding keeps "%00": a NUL would cut the parameter
+     * ("/jobs/abc%00x" must not act on job "abc"); other escapes are
+     * decoded, in the path and in query values. */
+    request("GET", "/jobs/abc%00x?q=a%00b%41", NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(seen.route, "job");
+    assert_string_equal(seen.params[0], "abc%00x");
+    assert_string_equal(seen.query_q, "a%00bA");
+    resp_free(&r);
+    request("GET", "/jobs/%61%62c", NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(seen.params[0], "abc");
+    resp_free(&r);
+
     /* Another method on the same pattern, with a status of its own. */
     request("PATCH", "/jobs/j3?mode=cancel", NULL, 0, &r);
     assert_int_equal(r.status, 202);

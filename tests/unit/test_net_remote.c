@@ -4,7 +4,8 @@
  * play two TaskManagers on 127.0.0.1; producer and consumer tasks are
  * plain threads writing and reading records. Covers remote and local
  * channels, ordering, connection sharing, both orders of publish and
- * subscribe, credit-based backpressure with bounded memory, connection
+ * subscribe, credit-based backpressure with bounded memory, floating
+ * buffers shared by the remote channels of a gate, connection
  * loss, cancellation, and bad input from the network.
  */
 /* Before cmocka.h, whose fail() macro clashes with cflink.h. */
@@ -710,6 +711,121 @@ test_backpressure_bounded(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* Floating buffers                                                    */
+/* ------------------------------------------------------------------ */
+
+/* Two remote channels of one gate, 1 exclusive buffer each, share 4
+ * floating buffers. While the consumer does not read, the producers'
+ * backlog draws every floating buffer as extra credit, and not one buffer
+ * more; then all records arrive in order, and everything returns to the
+ * budget. The gate's floating buffers are set between the two
+ * subscriptions (a channel subscribed before gets them too). */
+static void
+test_floating_buffers(void **state)
+{
+    tm_t a, b;
+    prod_t p[2];
+    cons_t c;
+    waiter_t w;
+    int64_t deadline;
+    int i;
+
+    (void)state;
+    tm_start(&a, 64);
+    tm_start(&b, 16);
+    waiter_init(&w);
+    cons_init(&c, &b, 2, 6000);
+    atomic_store(&c.hold, 1);
+    for (i = 0; i < 2; i++) {
+        prod_init(&p[i], &a, 1, 20 + i, 12, 6000);
+        prod_publish(&p[i]);
+    }
+    cons_subscribe(&c, 0, &p[0], 0, 1);
+    cf_netmgr_gate_floating(b.nm, c.gate, 4);
+    cons_subscribe(&c, 1, &p[1], 0, 1);
+    for (i = 0; i < 2; i++)
+        prod_start(&p[i]);
+    cons_start(&c);
+
+    /* 2 exclusive + 4 floating buffers fill up, then nothing more. */
+    deadline = cf_mono_ns() + 5000000000LL;
+    while (cf_net_gate_queued(c.gate) < 6 && cf_mono_ns() < deadline)
+        cf_sleep_ms(5);
+    assert_int_equal(cf_net_gate_queued(c.gate), 6);
+    cf_sleep_ms(200);
+    assert_int_equal(cf_net_gate_queued(c.gate), 6);
+    assert_int_equal(cf_net_env_free_segments(b.env), 16 - 2 - 4);
+    for (i = 0; i < 2; i++)
+        assert_false(atomic_load(&p[i].finished));
+
+    atomic_store(&c.hold, 0);
+    cf_signal_notify(&c.sig);
+    pthread_join(c.th, NULL);
+    cons_assert_complete(&c);
+    for (i = 0; i < 2; i++) {
+        prod_finish(&p[i], 0, &w, i + 1);
+        assert_int_equal(p[i].rc, 0);
+    }
+    cf_netmgr_release_gate(b.nm, c.gate, done_cb, &w);
+    assert_true(waiter_wait(&w, 3, 5000));
+    cf_net_gate_destroy(c.gate);
+    cf_signal_deinit(&c.sig);
+    assert_int_equal(cf_net_env_free_segments(b.env), 16);
+    tm_stop(&a);
+    tm_stop(&b);
+}
+
+/* A budget that cannot cover the floating buffers: the channel runs on
+ * its exclusive buffers alone. Floating buffers of a gate with only
+ * local channels are never reserved. */
+static void
+test_floating_budget_too_small(void **state)
+{
+    tm_t a, b;
+    prod_t p, q;
+    cons_t c, l;
+    waiter_t w;
+
+    (void)state;
+    tm_start(&a, 32);
+    tm_start(&b, 2);
+    waiter_init(&w);
+    prod_init(&p, &a, 1, 30, 8, 20000);
+    prod_publish(&p);
+    cons_init(&c, &b, 1, 20000);
+    cf_netmgr_gate_floating(b.nm, c.gate, 8);
+    cons_subscribe(&c, 0, &p, 0, 2);
+    /* Local: a's own consumer of q. */
+    prod_init(&q, &a, 1, 31, 8, 20000);
+    prod_publish(&q);
+    cons_init(&l, &a, 1, 20000);
+    l.expect_pool = q.pool;
+    cf_netmgr_gate_floating(a.nm, l.gate, 8);
+    cons_subscribe(&l, 0, &q, 0, 2);
+    prod_start(&p);
+    prod_start(&q);
+    cons_start(&c);
+    cons_start(&l);
+    pthread_join(c.th, NULL);
+    pthread_join(l.th, NULL);
+    cons_assert_complete(&c);
+    cons_assert_complete(&l);
+    /* a: only the two producer pools. */
+    assert_int_equal(cf_net_env_free_segments(a.env), 32 - 16);
+    prod_finish(&p, 0, &w, 1);
+    prod_finish(&q, 0, &w, 2);
+    cf_netmgr_release_gate(b.nm, c.gate, done_cb, &w);
+    cf_netmgr_release_gate(a.nm, l.gate, done_cb, &w);
+    assert_true(waiter_wait(&w, 4, 5000));
+    cf_net_gate_destroy(c.gate);
+    cf_net_gate_destroy(l.gate);
+    cf_signal_deinit(&c.sig);
+    cf_signal_deinit(&l.sig);
+    tm_stop(&a);
+    tm_stop(&b);
+}
+
+/* ------------------------------------------------------------------ */
 /* Connection loss and cancellation                                    */
 /* ------------------------------------------------------------------ */
 
@@ -920,7 +1036,7 @@ hello(uint8_t *out, const char *addr, uint32_t magic)
 
     put32(b, magic);
     b[4] = 0;
-    b[5] = 1;
+    b[5] = 2; /* protocol version */
     b[6] = (uint8_t)(n >> 8);
     b[7] = (uint8_t)n;
     memcpy(b + 8, addr, n);
@@ -1023,11 +1139,13 @@ test_raw_consumer_vanishes(void **state)
     while (got < credits) {
         uint8_t payload[SEG];
         uint32_t len;
-        assert_int_equal(raw_read(fd, in, 13), 0);
+        assert_int_equal(raw_read(fd, in, 17), 0);
         assert_int_equal(in[4], 3);         /* BUFFER */
         assert_int_equal(get32(in + 5), 2); /* our receiver id */
         assert_int_equal(in[9] << 8 | in[10], CF_NET_DATA);
-        len = get32(in) - 9;
+        /* The backlog: at most the rest of the producer's pool. */
+        assert_true(get32(in + 13) < 9);
+        len = get32(in) - 13;
         assert_true(len > 0 && len <= SEG);
         assert_int_equal(raw_read(fd, payload, len), 0);
         got++;
@@ -1090,7 +1208,7 @@ test_bad_input_closes_connection(void **state)
     /* A buffer longer than a segment. */
     fd = raw_connect(a.port);
     n = hello(out, "x:1", 0x43464e4du);
-    put32(out + n, 1 + 8 + SEG + 1);
+    put32(out + n, 1 + 12 + SEG + 1);
     out[n + 4] = 3;
     n += 5;
     raw_send(fd, out, n);
@@ -1102,7 +1220,7 @@ test_bad_input_closes_connection(void **state)
     n = hello(out, "x:1", 0x43464e4du);
     memset(body, 0, sizeof body);
     put32(body, 77);
-    n += frame(out + n, 3, body, 12);
+    n += frame(out + n, 3, body, 12); /* rid, kind, event, backlog */
     raw_send(fd, out, n);
     assert_true(raw_wait_closed(fd, 2000));
     close(fd);
@@ -1141,6 +1259,8 @@ main(void)
         cmocka_unit_test(test_local_publish_first),
         cmocka_unit_test(test_release_waits_for_local_producer),
         cmocka_unit_test(test_backpressure_bounded),
+        cmocka_unit_test(test_floating_buffers),
+        cmocka_unit_test(test_floating_budget_too_small),
         cmocka_unit_test(test_producer_lost),
         cmocka_unit_test(test_connect_refused),
         cmocka_unit_test(test_consumer_cancels),

@@ -762,6 +762,17 @@ test_bad_input(void **state)
         assert_true(RUN_UNTIL(loop, raw_closed(&bad[i]), 5000));
         close(bad[i].fd);
     }
+    /* A large frame (1 MiB, under the maximum) before the handshake is
+     * refused at once, not buffered until the handshake times out
+     * (10 s). */
+    rawbuf_t pre;
+    memset(&pre, 0, sizeof(pre));
+    pre.fd = raw_connect(port);
+    uint32_t mib = htonl(1u << 20);
+    raw_write(pre.fd, &mib, 4);
+    raw_write(pre.fd, junk, sizeof(junk));
+    assert_true(RUN_UNTIL(loop, raw_closed(&pre), 1000));
+    close(pre.fd);
     assert_int_equal(s.opens, 1);
     assert_int_equal(s.msgs, 0);
 
