@@ -368,6 +368,26 @@ cf_is_local() {
     return 1
 }
 
+# cf_taskmanagers ACTION [args]: taskmanager.sh ACTION on every host of
+# cf_workers: here with args, on another host over ssh (as Flink's
+# start-cluster.sh and stop-cluster.sh). Returns 1 when one failed.
+cf_taskmanagers() {
+    local action=$1 worker status=0 bin
+    shift
+    bin=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+    while IFS='' read -r worker; do
+        if cf_is_local "$worker"; then
+            "$bin/taskmanager.sh" "$action" "$@" || status=1
+        else
+            # shellcheck disable=SC2086
+            ssh -n ${CFLINK_SSH_OPTS:-} "$worker" -- \
+                "nohup /bin/bash -l \"$bin/taskmanager.sh\" $action &" ||
+                status=1
+        fi
+    done < <(cf_workers)
+    return "$status"
+}
+
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     set -uo pipefail
     [ $# -ge 2 ] || cf_die "$CF_DAEMON_USAGE."

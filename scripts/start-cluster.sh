@@ -27,13 +27,5 @@ echo "Starting cluster."
 "$bin/jobmanager.sh" start "$@" || exit 1
 
 status=0
-while IFS='' read -r worker; do
-    if cf_is_local "$worker"; then
-        "$bin/taskmanager.sh" start "$@" || status=1
-    else
-        # shellcheck disable=SC2086
-        ssh -n ${CFLINK_SSH_OPTS:-} "$worker" -- \
-            "nohup /bin/bash -l \"$bin/taskmanager.sh\" start &" || status=1
-    fi
-done < <(cf_workers)
+cf_taskmanagers start "$@" || status=1
 exit "$status"

@@ -18,15 +18,7 @@ set -uo pipefail
 cf_resolve_home
 
 status=0
-while IFS='' read -r worker; do
-    if cf_is_local "$worker"; then
-        "$bin/taskmanager.sh" stop "$@" || status=1
-    else
-        # shellcheck disable=SC2086
-        ssh -n ${CFLINK_SSH_OPTS:-} "$worker" -- \
-            "nohup /bin/bash -l \"$bin/taskmanager.sh\" stop &" || status=1
-    fi
-done < <(cf_workers)
+cf_taskmanagers stop "$@" || status=1
 
 "$bin/jobmanager.sh" stop "$@" || status=1
 exit "$status"

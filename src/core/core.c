@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <execinfo.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,17 +266,23 @@ cf_hexval(char c)
 }
 
 int
-cf_id_from_hex(cf_id_t *id, const char *hex)
+cf_hex_decode(const char *hex, size_t n, uint8_t *out)
 {
-    if (hex == NULL || strlen(hex) != CF_ID_HEX_LEN)
+    if (hex == NULL || strlen(hex) != 2 * n)
         return CF_EINVAL;
-    for (int i = 0; i < 16; i++) {
+    for (size_t i = 0; i < n; i++) {
         int hi = cf_hexval(hex[2 * i]), lo = cf_hexval(hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return CF_EINVAL;
-        id->b[i] = (uint8_t)(hi << 4 | lo);
+        out[i] = (uint8_t)(hi << 4 | lo);
     }
     return 0;
+}
+
+int
+cf_id_from_hex(cf_id_t *id, const char *hex)
+{
+    return cf_hex_decode(hex, sizeof id->b, id->b);
 }
 
 int
@@ -685,4 +692,49 @@ cf_exe_dir(char *out, size_t size)
     if (slash)
         *slash = '\0';
     return 0;
+}
+
+int
+cf_mkdirs(const char *path, mode_t mode)
+{
+    char *p = cf_strdup(path);
+    int rc = 0;
+
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, mode) < 0 && errno != EEXIST) {
+            rc = -errno;
+            break;
+        }
+        *s = '/';
+    }
+    if (rc == 0 && mkdir(p, mode) < 0 && errno != EEXIST)
+        rc = -errno;
+    cf_free(p);
+    return rc;
+}
+
+static int
+cf_rmtree_entry(const char *path, const struct stat *st, int flag,
+                struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    if (remove(path) < 0)
+        cf_log_warn("Could not delete %s: %s", path, strerror(errno));
+    return 0;
+}
+
+int
+cf_rmtree(const char *path)
+{
+    struct stat st;
+
+    nftw(path, cf_rmtree_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return lstat(path, &st) == 0 ? -ENOTEMPTY
+           : errno == ENOENT   ? 0
+                               : -errno;
 }

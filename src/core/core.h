@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/types.h>
 
 /* ------------------------------------------------------------------ */
 /* Memory: allocation failure aborts (logged with the size).           */
@@ -147,6 +148,9 @@ typedef struct cf_id_s {
 void cf_id_random(cf_id_t *id);
 void cf_id_to_hex(const cf_id_t *id, char out[CF_ID_HEX_LEN + 1]);
 int cf_id_from_hex(cf_id_t *id, const char *hex); /* 0 or CF_EINVAL */
+/* Exactly 2 * n hex characters (either case) into n bytes; 0 or
+ * CF_EINVAL (out may be partly written). */
+int cf_hex_decode(const char *hex, size_t n, uint8_t *out);
 int cf_id_equal(const cf_id_t *a, const cf_id_t *b);
 int cf_id_is_zero(const cf_id_t *id);
 /* Random lower-case hex characters (savepoint suffixes). */
@@ -244,5 +248,12 @@ void cf_sbuf_deinit(cf_sbuf_t *b);
 char *cf_file_read(const char *path, size_t *len);
 /* Directory of the running executable (for <exe>/../conf). */
 int cf_exe_dir(char *out, size_t size);
+/* mkdir -p: path and its missing parents, created with mode. 0 or
+ * -errno. */
+int cf_mkdirs(const char *path, mode_t mode);
+/* rm -r: path and everything below it, links not followed. What cannot be
+ * deleted is logged (a warning naming it) and skipped. 0, or -errno when
+ * path itself is still there. */
+int cf_rmtree(const char *path);
 
 #endif /* CF_CORE_H */

@@ -28,29 +28,6 @@ struct cf_blob_store_s {
     char path[4096]; /* scratch for cf_blob_store_path */
 };
 
-/* mkdir -p with mode 0700 for the directories it creates. */
-static int
-cf_blob_mkdirs(const char *dir)
-{
-    char *p = cf_strdup(dir);
-    int rc = 0;
-
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-            rc = -errno;
-            break;
-        }
-        *s = '/';
-    }
-    if (rc == 0 && mkdir(p, 0700) < 0 && errno != EEXIST)
-        rc = -errno;
-    cf_free(p);
-    return rc;
-}
-
 cf_blob_store_t *
 cf_blob_store_new(const char *dir, cf_error_t **errp)
 {
@@ -58,7 +35,7 @@ cf_blob_store_new(const char *dir, cf_error_t **errp)
     struct stat st;
     int rc;
 
-    if ((rc = cf_blob_mkdirs(dir)) < 0) {
+    if ((rc = cf_mkdirs(dir, 0700)) < 0) {
         cf_error_set(errp, rc, "cannot create blob directory %s: %s", dir,
                      strerror(-rc));
         return NULL;

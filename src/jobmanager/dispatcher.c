@@ -32,28 +32,6 @@ struct cf_dispatcher_s {
     long max_finished;
 };
 
-static int
-cf_disp_mkdirs(const char *dir)
-{
-    char *p = cf_strdup(dir);
-    int rc = 0;
-
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-            rc = -errno;
-            break;
-        }
-        *s = '/';
-    }
-    if (rc == 0 && mkdir(p, 0700) < 0 && errno != EEXIST)
-        rc = -errno;
-    cf_free(p);
-    return rc;
-}
-
 cf_dispatcher_t *
 cf_dispatcher_new(cf_jm_t *jm, cf_error_t **errp)
 {
@@ -79,7 +57,7 @@ cf_dispatcher_new(cf_jm_t *jm, cf_error_t **errp)
         }
         d->max_finished = n > LONG_MAX ? LONG_MAX : (long)n;
     }
-    if ((rc = cf_disp_mkdirs(d->upload_dir)) < 0) {
+    if ((rc = cf_mkdirs(d->upload_dir, 0700)) < 0) {
         cf_error_set(errp, rc, "cannot create upload directory %s "
                      "(web.upload.dir): %s", d->upload_dir, strerror(-rc));
         goto fail;

@@ -10,6 +10,14 @@
 
 #include "jobmanager_int.h"
 
+/* Set by CMake for the jobmanager targets; fallbacks for other builds. */
+#ifndef CF_VERSION
+#define CF_VERSION "0.1.0"
+#endif
+#ifndef CF_GIT_COMMIT
+#define CF_GIT_COMMIT ""
+#endif
+
 /* Flink's ExecutionConfig.PARALLELISM_DEFAULT: use parallelism.default. */
 #define CF_PARALLELISM_DEFAULT (-1)
 

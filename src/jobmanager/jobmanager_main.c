@@ -1,9 +1,10 @@
 /*
  * jobmanager_main.c: the cflink-jobmanager daemon (Flink's
- * StandaloneSessionClusterEntrypoint): options, configuration, logging,
- * the work directory, start-up of the components in order (blob store,
- * ResourceManager, Dispatcher, RPC endpoint, REST endpoint), the RPC
- * routing between them, and the shutdown on SIGTERM/SIGINT.
+ * StandaloneSessionClusterEntrypoint): start-up (options, configuration,
+ * logging: the shared core/daemon.c), the work directory, start-up of the
+ * components in order (blob store, ResourceManager, Dispatcher, RPC
+ * endpoint, REST endpoint), the RPC routing between them, and the
+ * shutdown on SIGTERM/SIGINT.
  *
  *   cflink-jobmanager [-c|--configDir <dir>] [-D key=value]...
  *                     [--log-file <path>] [-h] [--version]
@@ -24,8 +25,6 @@
  * second signal exits at once with status 1.
  */
 #include <errno.h>
-#include <ftw.h>
-#include <getopt.h>
 #include <netdb.h>
 #include <signal.h>
 #include <string.h>
@@ -35,14 +34,8 @@
 
 #include <arpa/inet.h>
 
+#include "daemon.h"
 #include "dispatcher_int.h"
-
-#ifndef CF_VERSION
-#define CF_VERSION "0.1.0"
-#endif
-#ifndef CF_GIT_COMMIT
-#define CF_GIT_COMMIT ""
-#endif
 
 /* Time given to messages queued at shutdown (CancelTask, FreeSlot) to
  * leave before the RPC connections close. */
@@ -50,32 +43,8 @@
 
 typedef struct cf_jm_main_s {
     cf_jm_t jm;
-    int signals;
     int own_work_dir; /* remove it at exit */
 } cf_jm_main_t;
-
-static void
-cf_jm_usage(FILE *out)
-{
-    fprintf(out,
-            "Usage: cflink-jobmanager [options]\n"
-            "\n"
-            "Starts a cflink JobManager: the REST API (rest.port), the "
-            "RPC endpoint\n"
-            "TaskManagers register with (jobmanager.rpc.port), and one "
-            "JobMaster per job.\n"
-            "\n"
-            "Options:\n"
-            "  -c,--configDir <dir>   Directory of config.yaml (default: "
-            "$CFLINK_CONF_DIR,\n"
-            "                         else <install dir>/conf)\n"
-            "  -D <key=value>         Set a configuration value "
-            "(repeatable)\n"
-            "     --log-file <path>   Append the log to this file "
-            "instead of stderr\n"
-            "  -h,--help              Print this help and exit\n"
-            "     --version           Print the version and exit\n");
-}
 
 /* ------------------------------------------------------------------ */
 /* RPC routing                                                         */
@@ -187,18 +156,25 @@ cf_jm_hard_exit(int sig)
     _exit(1);
 }
 
-/* Last step: everything is closed; free the components, stop the loop. */
+/* Free the Dispatcher, ResourceManager and blob store. */
 static void
-cf_jm_shutdown_final(void *arg)
+cf_jm_destroy_components(cf_jm_t *jm)
 {
-    cf_jm_t *jm = arg;
-
     cf_dispatcher_destroy(jm->dispatcher);
     jm->dispatcher = NULL;
     cf_rm_destroy(jm->rm);
     jm->rm = NULL;
     cf_blob_store_destroy(jm->blobs);
     jm->blobs = NULL;
+}
+
+/* Last step: everything is closed; free the components, stop the loop. */
+static void
+cf_jm_shutdown_final(void *arg)
+{
+    cf_jm_t *jm = arg;
+
+    cf_jm_destroy_components(jm);
     cf_loop_stop(jm->loop);
 }
 
@@ -215,20 +191,15 @@ cf_jm_shutdown_rpc(void *arg)
     cf_loop_timer(jm->loop, 20, 0, cf_jm_shutdown_final, jm);
 }
 
+/* The first SIGTERM or SIGINT (cf_loop_on_shutdown_signals()). */
 static void
-cf_jm_on_signal(cf_jm_main_t *m, const char *name, int signum)
+cf_jm_on_shutdown(void *arg)
 {
+    cf_jm_main_t *m = arg;
     cf_jm_t *jm = &m->jm;
     struct sigaction sa;
     cf_jobmaster_t *j;
 
-    if (m->signals++ > 0 || jm->shutting_down) {
-        cf_log_warn("RECEIVED SIGNAL %d: %s again. Exiting immediately.",
-                    signum, name);
-        _exit(1);
-    }
-    cf_log_info("RECEIVED SIGNAL %d: %s. Shutting down as requested.",
-                signum, name);
     /* A second signal ends the process even if the loop is stuck. */
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = cf_jm_hard_exit;
@@ -251,18 +222,6 @@ cf_jm_on_signal(cf_jm_main_t *m, const char *name, int signum)
 }
 
 static cf_jm_main_t cf_jm_main;
-
-static void
-cf_jm_on_sigterm(void *arg)
-{
-    cf_jm_on_signal(arg, "SIGTERM", SIGTERM);
-}
-
-static void
-cf_jm_on_sigint(void *arg)
-{
-    cf_jm_on_signal(arg, "SIGINT", SIGINT);
-}
 
 /* ------------------------------------------------------------------ */
 /* Start-up                                                            */
@@ -287,18 +246,6 @@ cf_jm_resolve(const char *host, const char *key, char *out, size_t size,
     inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)res->ai_addr)->sin_addr,
               out, (socklen_t)size);
     freeaddrinfo(res);
-    return 0;
-}
-
-static int
-cf_jm_rm_entry(const char *path, const struct stat *st, int flag,
-               struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    if (remove(path) < 0)
-        cf_log_warn("Could not delete %s: %s", path, strerror(errno));
     return 0;
 }
 
@@ -409,8 +356,7 @@ cf_jm_start(cf_jm_main_t *m, cf_error_t **errp)
         return -1;
     }
     cf_rest_handlers_register(jm);
-    cf_loop_on_signal(jm->loop, SIGTERM, cf_jm_on_sigterm, m);
-    cf_loop_on_signal(jm->loop, SIGINT, cf_jm_on_sigint, m);
+    cf_loop_on_shutdown_signals(jm->loop, cf_jm_on_shutdown, m);
     cf_log_info("JobManager %s started.", jm->resource_id);
     return 0;
 }
@@ -432,97 +378,34 @@ cf_jm_cleanup(cf_jm_main_t *m)
         /* Let close callbacks run before the components go. */
         uv_run(cf_loop_uv(jm->loop), UV_RUN_NOWAIT);
     }
-    cf_dispatcher_destroy(jm->dispatcher);
-    jm->dispatcher = NULL;
-    cf_rm_destroy(jm->rm);
-    jm->rm = NULL;
-    cf_blob_store_destroy(jm->blobs);
-    jm->blobs = NULL;
+    cf_jm_destroy_components(jm);
 }
 
 int
 main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"configDir", required_argument, NULL, 'c'},
-        {"log-file", required_argument, NULL, 'L'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
+    cf_daemon_t d = {
+        .prog = "cflink-jobmanager",
+        .about = "Starts a cflink JobManager: the REST API (rest.port), the "
+                 "RPC endpoint\n"
+                 "TaskManagers register with (jobmanager.rpc.port), and one "
+                 "JobMaster per job.\n",
+        .entry = "StandaloneSessionClusterEntrypoint",
+        .role = "JobManager",
+        .version = CF_VERSION,
+        .commit = CF_GIT_COMMIT,
     };
     cf_jm_main_t *m = &cf_jm_main;
     cf_jm_t *jm = &m->jm;
-    const char *conf_dir = NULL, *log_file = NULL, *lvl;
-    char **defs = cf_calloc((size_t)argc + 1, sizeof(char *));
-    int ndefs = 0, opt, rc = 1;
     cf_error_t *err = NULL;
+    int rc = cf_daemon_init(&d, argc, argv, &err);
 
-    while ((opt = getopt_long(argc, argv, "c:D:h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            conf_dir = optarg;
-            break;
-        case 'D':
-            defs[ndefs++] = optarg;
-            break;
-        case 'L':
-            log_file = optarg;
-            break;
-        case 'h':
-            cf_jm_usage(stdout);
-            cf_free(defs);
-            return 0;
-        case 'V':
-            if (*CF_GIT_COMMIT)
-                printf("Version: %s, Commit ID: %s\n", CF_VERSION,
-                       CF_GIT_COMMIT);
-            else
-                printf("Version: %s\n", CF_VERSION);
-            cf_free(defs);
-            return 0;
-        default:
-            cf_jm_usage(stderr);
-            cf_free(defs);
-            return 1;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "cflink-jobmanager: unexpected argument '%s'\n",
-                argv[optind]);
-        cf_jm_usage(stderr);
-        cf_free(defs);
-        return 1;
-    }
-    if (log_file != NULL && cf_log_open(log_file) < 0) {
-        fprintf(stderr, "cflink-jobmanager: cannot open log file %s: %s\n",
-                log_file, strerror(errno));
-        cf_free(defs);
-        return 1;
-    }
-    cf_log_set_thread_name("main");
-    signal(SIGPIPE, SIG_IGN);
-
-    jm->cfg = cf_config_new();
-    if ((conf_dir != NULL ? cf_config_load_dir(jm->cfg, conf_dir, &err)
-                          : cf_config_load_default(jm->cfg, &err)) < 0)
+    jm->cfg = d.cfg;
+    if (rc <= 0) {
+        rc = -rc;
         goto out;
-    for (int i = 0; i < ndefs; i++)
-        if (cf_config_set_kv(jm->cfg, defs[i], &err) < 0)
-            goto out;
-    lvl = cf_config_get(jm->cfg, "cflink.log.level");
-    if (lvl != NULL && cf_log_parse_level(lvl) >= 0)
-        cf_log_set_level(cf_log_parse_level(lvl));
-
-    cf_log_info("------------------------------------------------------"
-                "--------------------------");
-    cf_log_info(" Starting StandaloneSessionClusterEntrypoint (Version: %s, "
-                "Rev:%s)", CF_VERSION,
-                *CF_GIT_COMMIT ? CF_GIT_COMMIT : "unknown");
-    cf_log_info(" PID: %d", (int)getpid());
-    cf_log_info("------------------------------------------------------"
-                "--------------------------");
-    cf_config_log(jm->cfg);
-
+    }
+    rc = 1;
     if (cf_jm_start(m, &err) < 0) {
         if (err == NULL)
             cf_error_set(&err, CF_EIO, "start-up failed");
@@ -536,19 +419,12 @@ main(int argc, char **argv)
     rc = 0;
 
 out:
-    if (err != NULL) {
-        cf_log_error("Could not start the JobManager: %s",
-                     cf_error_msg(err));
-        if (log_file != NULL)
-            fprintf(stderr, "cflink-jobmanager: %s\n", cf_error_msg(err));
-        cf_error_free(err);
-    }
+    cf_daemon_fail(&d, err);
     if (jm->loop != NULL)
         cf_loop_destroy(jm->loop);
     if (m->own_work_dir && jm->work_dir)
-        nftw(jm->work_dir, cf_jm_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        cf_rmtree(jm->work_dir);
     cf_free(jm->work_dir);
     cf_config_destroy(jm->cfg);
-    cf_free(defs);
     return rc;
 }

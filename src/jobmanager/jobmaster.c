@@ -490,18 +490,6 @@ cfg_list_free(cfg_list_t *l)
     cf_free(l->ptrs);
 }
 
-static int
-hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* The plugin key as 32 raw bytes when it is 64 hex characters, else the
  * text as is (the TaskManager accepts both). */
 static ProtobufCBinaryData
@@ -511,23 +499,10 @@ plugin_key_bytes(const char *key, uint8_t raw[32])
 
     if (key == NULL)
         return b;
-    if (strlen(key) == 64) {
-        int ok = 1;
-
-        for (int i = 0; i < 32 && ok; i++) {
-            int hi = hexval((unsigned char)key[2 * i]);
-            int lo = hexval((unsigned char)key[2 * i + 1]);
-
-            if (hi < 0 || lo < 0)
-                ok = 0;
-            else
-                raw[i] = (uint8_t)(hi << 4 | lo);
-        }
-        if (ok) {
-            b.len = 32;
-            b.data = raw;
-            return b;
-        }
+    if (cf_hex_decode(key, 32, raw) == 0) {
+        b.len = 32;
+        b.data = raw;
+        return b;
     }
     b.len = strlen(key);
     b.data = (uint8_t *)key;

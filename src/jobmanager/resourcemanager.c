@@ -494,16 +494,24 @@ cf_rm_cancel_requests(cf_rm_t *rm, const cf_id_t *job_id)
     serve_pending(rm);
 }
 
+/* The slot of allocation_id on TaskManager resource_id: its index, with
+ * *tmp its TaskManager; -1 when either is unknown. */
+static int
+slot_lookup(cf_rm_t *rm, const char *resource_id,
+            const cf_id_t *allocation_id, cf_rm_tm_t **tmp)
+{
+    if (rm == NULL || (*tmp = cf_rm_find_tm(rm, resource_id)) == NULL)
+        return -1;
+    return slot_find(*tmp, allocation_id);
+}
+
 void
 cf_rm_slot_accepted(cf_rm_t *rm, const char *resource_id,
                     const cf_id_t *allocation_id)
 {
     cf_rm_tm_t *tm;
-    int idx;
+    int idx = slot_lookup(rm, resource_id, allocation_id, &tm);
 
-    if (rm == NULL || (tm = cf_rm_find_tm(rm, resource_id)) == NULL)
-        return;
-    idx = slot_find(tm, allocation_id);
     if (idx < 0)
         return;
     tm->slots[idx].state = CF_SLOT_ALLOCATED;
@@ -515,11 +523,8 @@ cf_rm_slot_released(cf_rm_t *rm, const char *resource_id,
                     const cf_id_t *allocation_id)
 {
     cf_rm_tm_t *tm;
-    int idx;
+    int idx = slot_lookup(rm, resource_id, allocation_id, &tm);
 
-    if (rm == NULL || (tm = cf_rm_find_tm(rm, resource_id)) == NULL)
-        return;
-    idx = slot_find(tm, allocation_id);
     if (idx < 0)
         return;
     slot_free(tm, idx);

@@ -1018,29 +1018,6 @@ rest_mhd_log(void *cls, const char *fmt, va_list ap)
 /* Start and stop                                                      */
 /* ------------------------------------------------------------------ */
 
-static int
-rest_mkdirs(const char *dir)
-{
-    char *p = cf_strdup(dir);
-    int rc = 0;
-
-    for (char *s = p + 1;; s++) {
-        if (*s == '/' || *s == '\0') {
-            char c = *s;
-            *s = '\0';
-            if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-                rc = -errno;
-                break;
-            }
-            *s = c;
-            if (c == '\0')
-                break;
-        }
-    }
-    cf_free(p);
-    return rc;
-}
-
 /* Parse "8081", "8080-8090", "50100-50200,50300" into ranges. */
 static int
 rest_parse_ports(const char *spec, int (*ranges)[2], int max)
@@ -1201,7 +1178,7 @@ cf_rest_new(cf_loop_t *loop, const cf_config_t *cfg, const char *upload_dir,
         r->cors = cf_strdup(cors);
 
     if (upload_dir != NULL) {
-        rc = rest_mkdirs(upload_dir);
+        rc = cf_mkdirs(upload_dir, 0700);
         if (rc == 0) {
             r->upload_dirfd =
                 open(upload_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

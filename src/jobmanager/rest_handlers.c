@@ -31,13 +31,6 @@
 
 #include "dispatcher_int.h"
 
-#ifndef CF_VERSION
-#define CF_VERSION "0.1.0"
-#endif
-#ifndef CF_GIT_COMMIT
-#define CF_GIT_COMMIT ""
-#endif
-
 /* The Flink release whose REST API cflink serves. */
 #define CF_REST_FLINK_VERSION "2.2.0"
 #define CF_REST_MAX_EXCEPTIONS_DEFAULT 20
@@ -671,38 +664,45 @@ cf_rh_taskmanager(cf_rest_req_t *req, void *arg, int *status)
 /* Jobs                                                                */
 /* ------------------------------------------------------------------ */
 
+/* {"jobs": [one(j, now) for every job]}, status 200. */
 static json_t *
-cf_rh_jobs(cf_rest_req_t *req, void *arg, int *status)
+cf_rh_job_list(cf_jm_t *jm, int *status,
+               json_t *(*one)(const cf_jobmaster_t *j, int64_t now))
 {
-    cf_jm_t *jm = arg;
-    json_t *o = json_object(), *arr = json_array();
-
-    for (cf_jobmaster_t *j = cf_dispatcher_jobs(jm->dispatcher); j;
-         j = j->next) {
-        json_t *e = json_object();
-        json_object_set_new(e, "id", json_string(j->job_id_hex));
-        json_object_set_new(e, "status",
-                            json_string(cf_job_status_name(j->status)));
-        json_array_append_new(arr, e);
-    }
-    json_object_set_new(o, "jobs", arr);
-    *status = 200;
-    return o;
-}
-
-static json_t *
-cf_rh_jobs_overview(cf_rest_req_t *req, void *arg, int *status)
-{
-    cf_jm_t *jm = arg;
     json_t *o = json_object(), *arr = json_array();
     int64_t now = cf_now_ms();
 
     for (cf_jobmaster_t *j = cf_dispatcher_jobs(jm->dispatcher); j;
          j = j->next)
-        json_array_append_new(arr, cf_rh_job_details(j, now));
+        json_array_append_new(arr, one(j, now));
     json_object_set_new(o, "jobs", arr);
     *status = 200;
     return o;
+}
+
+/* A job's id and status (GET /jobs). */
+static json_t *
+cf_rh_job_id_status(const cf_jobmaster_t *j, int64_t now)
+{
+    json_t *e = json_object();
+
+    (void)now;
+    json_object_set_new(e, "id", json_string(j->job_id_hex));
+    json_object_set_new(e, "status",
+                        json_string(cf_job_status_name(j->status)));
+    return e;
+}
+
+static json_t *
+cf_rh_jobs(cf_rest_req_t *req, void *arg, int *status)
+{
+    return cf_rh_job_list(arg, status, cf_rh_job_id_status);
+}
+
+static json_t *
+cf_rh_jobs_overview(cf_rest_req_t *req, void *arg, int *status)
+{
+    return cf_rh_job_list(arg, status, cf_rh_job_details);
 }
 
 static json_t *
@@ -1018,6 +1018,48 @@ cf_rh_vertex(cf_jobmaster_t *j, const cf_rest_req_t *req, int *status,
     return v;
 }
 
+/* The job (path parameter 0) and its vertex (parameter 1) of a request;
+ * NULL with *err the error response when either is not found. */
+static cf_ejv_t *
+cf_rh_req_vertex(void *arg, const cf_rest_req_t *req, int *status,
+                 json_t **err)
+{
+    cf_jobmaster_t *j = cf_rh_job(arg, req, 0, status, err);
+
+    return j != NULL ? cf_rh_vertex(j, req, status, err) : NULL;
+}
+
+/* A vertex's response object, with its "id" and "name". */
+static json_t *
+cf_rh_vertex_head(const cf_ejv_t *v)
+{
+    json_t *o = json_object();
+
+    json_object_set_new(o, "id", json_string(v->id_hex));
+    json_object_set_new(o, "name", json_string(v->name ? v->name : ""));
+    return o;
+}
+
+/* Where a subtask runs: "host:data port", or "(unassigned)". */
+static char *
+cf_rh_endpoint(const cf_exec_vertex_t *ev)
+{
+    return ev->tm_host ? cf_asprintf("%s:%d", ev->tm_host, ev->tm_data_port)
+                       : cf_strdup("(unassigned)");
+}
+
+/* A subtask's state timestamps, by state name. */
+static json_t *
+cf_rh_timestamps(const cf_exec_vertex_t *ev)
+{
+    json_t *ts = json_object();
+
+    for (int k = 0; k < CF_EXEC_STATE_COUNT; k++)
+        json_object_set_new(ts, cf_exec_state_name((cf_exec_state_t)k),
+                            json_integer(ev->state_ts[k]));
+    return ts;
+}
+
 /* Time spent in each state before RUNNING (Flink's status-duration). */
 static json_t *
 cf_rh_status_duration(const cf_exec_vertex_t *ev, int64_t now)
@@ -1049,11 +1091,9 @@ cf_rh_status_duration(const cf_exec_vertex_t *ev, int64_t now)
 static json_t *
 cf_rh_subtask(const cf_exec_vertex_t *ev, int64_t now)
 {
-    json_t *s = json_object(), *ts = json_object();
+    json_t *s = json_object();
     int64_t st = cf_rh_subtask_start(ev), en = cf_rh_subtask_end(ev);
-    char *ep = ev->tm_host ? cf_asprintf("%s:%d", ev->tm_host,
-                                         ev->tm_data_port)
-                           : cf_strdup("(unassigned)");
+    char *ep = cf_rh_endpoint(ev);
 
     json_object_set_new(s, "subtask", json_integer(ev->subtask));
     json_object_set_new(s, "status",
@@ -1076,10 +1116,7 @@ cf_rh_subtask(const cf_exec_vertex_t *ev, int64_t now)
                                                        : "(unassigned)"));
     json_object_set_new(s, "status-duration",
                         cf_rh_status_duration(ev, now));
-    for (int k = 0; k < CF_EXEC_STATE_COUNT; k++)
-        json_object_set_new(ts, cf_exec_state_name((cf_exec_state_t)k),
-                            json_integer(ev->state_ts[k]));
-    json_object_set_new(s, "timestamps", ts);
+    json_object_set_new(s, "timestamps", cf_rh_timestamps(ev));
     return s;
 }
 
@@ -1123,17 +1160,12 @@ static json_t *
 cf_rh_vertex_info(cf_rest_req_t *req, void *arg, int *status)
 {
     json_t *err = NULL, *o, *subs;
-    cf_jobmaster_t *j = cf_rh_job(arg, req, 0, status, &err);
-    cf_ejv_t *v;
+    cf_ejv_t *v = cf_rh_req_vertex(arg, req, status, &err);
     int64_t now = cf_now_ms();
 
-    if (j == NULL)
+    if (v == NULL)
         return err;
-    if ((v = cf_rh_vertex(j, req, status, &err)) == NULL)
-        return err;
-    o = json_object();
-    json_object_set_new(o, "id", json_string(v->id_hex));
-    json_object_set_new(o, "name", json_string(v->name ? v->name : ""));
+    o = cf_rh_vertex_head(v);
     json_object_set_new(o, "parallelism", json_integer(v->parallelism));
     json_object_set_new(o, "maxParallelism",
                         json_integer(v->max_parallelism));
@@ -1151,35 +1183,26 @@ static json_t *
 cf_rh_vertex_subtasktimes(cf_rest_req_t *req, void *arg, int *status)
 {
     json_t *err = NULL, *o, *subs;
-    cf_jobmaster_t *j = cf_rh_job(arg, req, 0, status, &err);
-    cf_ejv_t *v;
+    cf_ejv_t *v = cf_rh_req_vertex(arg, req, status, &err);
     int64_t now = cf_now_ms();
 
-    if (j == NULL)
+    if (v == NULL)
         return err;
-    if ((v = cf_rh_vertex(j, req, status, &err)) == NULL)
-        return err;
-    o = json_object();
-    json_object_set_new(o, "id", json_string(v->id_hex));
-    json_object_set_new(o, "name", json_string(v->name ? v->name : ""));
+    o = cf_rh_vertex_head(v);
     json_object_set_new(o, "now", json_integer(now));
     subs = json_array();
     for (int i = 0; i < v->parallelism; i++) {
         const cf_exec_vertex_t *ev = &v->subtasks[i];
-        json_t *s = json_object(), *ts = json_object();
+        json_t *s = json_object();
         int64_t st = cf_rh_subtask_start(ev), en = cf_rh_subtask_end(ev);
-        char *ep = ev->tm_host ? cf_asprintf("%s:%d", ev->tm_host,
-                                             ev->tm_data_port)
-                               : cf_strdup("(unassigned)");
+        char *ep = cf_rh_endpoint(ev);
+
         json_object_set_new(s, "subtask", json_integer(ev->subtask));
         json_object_set_new(s, "endpoint", json_string(ep));
         cf_free(ep);
         json_object_set_new(s, "duration",
                             json_integer(cf_rh_duration(st, en, now)));
-        for (int k = 0; k < CF_EXEC_STATE_COUNT; k++)
-            json_object_set_new(ts, cf_exec_state_name((cf_exec_state_t)k),
-                                json_integer(ev->state_ts[k]));
-        json_object_set_new(s, "timestamps", ts);
+        json_object_set_new(s, "timestamps", cf_rh_timestamps(ev));
         json_array_append_new(subs, s);
     }
     json_object_set_new(o, "subtasks", subs);

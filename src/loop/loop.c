@@ -18,8 +18,10 @@
  */
 #include "loop.h"
 
+#include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core.h"
 
@@ -44,11 +46,15 @@ struct cf_loop_s {
     atomic_int stop_req;
     int destroying;
     owned_t owned; /* list head of timers and signals */
+    cf_loop_fn shutdown_fn; /* cf_loop_on_shutdown_signals() */
+    void *shutdown_arg;
+    int shutdown_signals; /* how many arrived */
 };
 
+/* Owned handles: node first (owned_close_cb()), h->data the struct. */
 struct cf_timer_s {
-    uv_timer_t h;
     owned_t node;
+    uv_timer_t h;
     cf_loop_t *loop;
     cf_loop_fn fn;
     void *arg;
@@ -57,8 +63,8 @@ struct cf_timer_s {
 };
 
 typedef struct sig_s {
-    uv_signal_t h;
     owned_t node;
+    uv_signal_t h;
     cf_loop_fn fn;
     void *arg;
 } sig_t_;
@@ -87,9 +93,29 @@ owned_unlink(owned_t *n)
     n->prev = n->next = n;
 }
 
+/* Close callback of a timer or signal handler: h->data is the struct
+ * holding h, whose first member is its owned_t node. */
+static void
+owned_close_cb(uv_handle_t *h)
+{
+    owned_unlink(h->data);
+    cf_free(h->data);
+}
+
 /* ------------------------------------------------------------------ */
 /* Posting and stopping                                                */
 /* ------------------------------------------------------------------ */
+
+/* Take the whole post queue (posting order). */
+static post_t *
+posts_take(cf_loop_t *loop)
+{
+    pthread_mutex_lock(&loop->mu);
+    post_t *p = loop->head;
+    loop->head = loop->tail = NULL;
+    pthread_mutex_unlock(&loop->mu);
+    return p;
+}
 
 static void
 async_cb(uv_async_t *a)
@@ -97,10 +123,7 @@ async_cb(uv_async_t *a)
     cf_loop_t *loop = a->data;
     if (atomic_exchange(&loop->stop_req, 0))
         uv_stop(&loop->uv);
-    pthread_mutex_lock(&loop->mu);
-    post_t *p = loop->head;
-    loop->head = loop->tail = NULL;
-    pthread_mutex_unlock(&loop->mu);
+    post_t *p = posts_take(loop);
     while (p) {
         post_t *next = p->next;
         p->fn(p->arg);
@@ -180,21 +203,13 @@ cf_loop_post(cf_loop_t *loop, cf_loop_fn fn, void *arg)
 /* ------------------------------------------------------------------ */
 
 static void
-timer_close_cb(uv_handle_t *h)
-{
-    cf_timer_t *t = h->data;
-    owned_unlink(&t->node);
-    cf_free(t);
-}
-
-static void
 timer_close(cf_timer_t *t)
 {
     if (t->closing)
         return;
     t->closing = 1;
     uv_timer_stop(&t->h);
-    uv_close((uv_handle_t *)&t->h, timer_close_cb);
+    uv_close((uv_handle_t *)&t->h, owned_close_cb);
 }
 
 static void
@@ -242,14 +257,6 @@ cf_timer_cancel(cf_timer_t *t)
 /* ------------------------------------------------------------------ */
 
 static void
-sig_close_cb(uv_handle_t *h)
-{
-    sig_t_ *s = h->data;
-    owned_unlink(&s->node);
-    cf_free(s);
-}
-
-static void
 sig_cb(uv_signal_t *h, int signum)
 {
     (void)signum;
@@ -275,10 +282,47 @@ cf_loop_on_signal(cf_loop_t *loop, int signum, cf_loop_fn fn, void *arg)
     if (rc < 0) {
         cf_log_error("Could not handle signal %d on loop %s: %s", signum,
                      loop->name, uv_strerror(rc));
-        uv_close((uv_handle_t *)&s->h, sig_close_cb);
+        uv_close((uv_handle_t *)&s->h, owned_close_cb);
         return rc;
     }
     return 0;
+}
+
+static void
+shutdown_signal(cf_loop_t *loop, const char *name, int signum)
+{
+    if (loop->shutdown_signals++ > 0) {
+        cf_log_warn("RECEIVED SIGNAL %d: %s again. Exiting immediately.",
+                    signum, name);
+        _exit(1);
+    }
+    cf_log_info("RECEIVED SIGNAL %d: %s. Shutting down as requested.",
+                signum, name);
+    loop->shutdown_fn(loop->shutdown_arg);
+}
+
+static void
+shutdown_sigterm(void *arg)
+{
+    shutdown_signal(arg, "SIGTERM", SIGTERM);
+}
+
+static void
+shutdown_sigint(void *arg)
+{
+    shutdown_signal(arg, "SIGINT", SIGINT);
+}
+
+int
+cf_loop_on_shutdown_signals(cf_loop_t *loop, cf_loop_fn fn, void *arg)
+{
+    int rc;
+
+    loop->shutdown_fn = fn;
+    loop->shutdown_arg = arg;
+    if ((rc = cf_loop_on_signal(loop, SIGTERM, shutdown_sigterm, loop)) < 0)
+        return rc;
+    return cf_loop_on_signal(loop, SIGINT, shutdown_sigint, loop);
 }
 
 /* ------------------------------------------------------------------ */
@@ -346,7 +390,7 @@ close_owned(cf_loop_t *loop)
         if (uv_handle_get_type(n->h) == UV_TIMER)
             timer_close(n->h->data);
         else
-            uv_close(n->h, sig_close_cb);
+            uv_close(n->h, owned_close_cb);
     }
 }
 
@@ -357,10 +401,7 @@ cf_loop_destroy(cf_loop_t *loop)
         return;
     loop->destroying = 1;
     /* Drop posts that never ran. */
-    pthread_mutex_lock(&loop->mu);
-    post_t *p = loop->head;
-    loop->head = loop->tail = NULL;
-    pthread_mutex_unlock(&loop->mu);
+    post_t *p = posts_take(loop);
     while (p) {
         post_t *next = p->next;
         cf_free(p);

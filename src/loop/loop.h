@@ -55,6 +55,11 @@ void cf_timer_cancel(cf_timer_t *t);
 int cf_loop_on_signal(cf_loop_t *loop, int signum, cf_loop_fn fn,
                       void *arg);
 
+/* A daemon's shutdown: on the first SIGTERM or SIGINT, log "RECEIVED
+ * SIGNAL <n>: <name>. Shutting down as requested." and call fn(arg); on
+ * any later one, log "... again. Exiting immediately." and _exit(1). */
+int cf_loop_on_shutdown_signals(cf_loop_t *loop, cf_loop_fn fn, void *arg);
+
 /* Run work(arg) on a worker thread, then done(arg) on the loop. */
 int cf_loop_work(cf_loop_t *loop, cf_loop_fn work, cf_loop_fn done,
                  void *arg);

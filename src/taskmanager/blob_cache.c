@@ -68,26 +68,6 @@ cf_tm_blob_key_hex(const ProtobufCBinaryData *key, char out[65])
     return CF_EPROTO;
 }
 
-/* mkdir -p */
-static int
-cf_tm_mkdirs(const char *path)
-{
-    char *p = cf_strdup(path);
-    int rc = 0;
-    for (char *s = p + 1; *s && rc == 0; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-            rc = -errno;
-        *s = '/';
-    }
-    if (rc == 0 && mkdir(p, 0755) < 0 && errno != EEXIST)
-        rc = -errno;
-    cf_free(p);
-    return rc;
-}
-
 char *
 cf_tm_blob_dir(const cf_config_t *cfg, const char *resource_id,
                cf_error_t **errp)
@@ -116,7 +96,7 @@ cf_tm_blob_dir(const cf_config_t *cfg, const char *resource_id,
     dir = cf_asprintf("%s/cflink-tm-blobs-%s", base, name);
     cf_free(name);
     cf_free(first);
-    if ((rc = cf_tm_mkdirs(dir)) < 0) {
+    if ((rc = cf_mkdirs(dir, 0755)) < 0) {
         cf_error_set(errp, rc,
                      "cannot create the blob cache directory "
                      "%s: %s",

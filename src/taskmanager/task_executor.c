@@ -198,6 +198,12 @@ cf_tm_destroy(cf_tm_t *tm)
             cf_netmgr_destroy(tm->net);
         if (tm->env != NULL)
             cf_net_env_destroy(tm->env);
+        /* Like Flink's BlobCache on close: the cache directory goes (it
+         * is always this TaskManager's own cflink-tm-blobs-<id>, never
+         * blob.storage.directory itself). */
+        if (tm->blob_dir != NULL && cf_rmtree(tm->blob_dir) == 0)
+            cf_log_info("Removed the blob cache directory %s.",
+                        tm->blob_dir);
     } else {
         /* Tasks still running: their threads use the network stack and
          * the plugins. The process exits without freeing them. */

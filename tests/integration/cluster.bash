@@ -167,6 +167,28 @@ cluster_wait_tms() {
     return 1
 }
 
+# cluster_job_field JID EXPR: evaluate EXPR over GET /jobs/JID ("HTTP
+# <status>" when that fails).
+cluster_job_field() {
+    rest_call GET "/jobs/$1" "$WORK/.job.json"
+    [ "$HTTP_CODE" = 200 ] || { echo "HTTP $HTTP_CODE"; return 0; }
+    json_py "$WORK/.job.json" "$2"
+}
+
+# cluster_wait_running JID [TIMEOUT_S]: wait until the job is RUNNING with
+# every subtask RUNNING.
+cluster_wait_running() {
+    local jid=$1 to=${2:-20} i st
+    for ((i = 0; i < to * 20; i++)); do
+        st=$(cluster_job_field "$jid" \
+            'd["state"] + ":" + str(all(v["status"] == "RUNNING" for v in d["vertices"]))')
+        [ "$st" = "RUNNING:True" ] && return 0
+        sleep 0.05
+    done
+    echo "job $jid not running: $st" >&2
+    return 1
+}
+
 # cluster_wait_job_done JOBID [TIMEOUT_S]: poll execution-result until
 # COMPLETED; prints the application-status.
 cluster_wait_job_done() {

@@ -29,25 +29,6 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4"
 J="$WORK/r.json"
 code_expect() { expect_eq "$1 (HTTP status)" "$2" "$HTTP_CODE"; }
 
-# bad_job_field JID EXPR: evaluate EXPR over GET /jobs/JID.
-bad_job_field() {
-    rest_call GET "/jobs/$1" "$WORK/.job.json"
-    [ "$HTTP_CODE" = 200 ] || { echo "HTTP $HTTP_CODE"; return 0; }
-    json_py "$WORK/.job.json" "$2"
-}
-
-bad_wait_running() {
-    local jid=$1 to=${2:-20} i st
-    for ((i = 0; i < to * 20; i++)); do
-        st=$(bad_job_field "$jid" \
-            'd["state"] + ":" + str(all(v["status"] == "RUNNING" for v in d["vertices"]))')
-        [ "$st" = "RUNNING:True" ] && return 0
-        sleep 0.05
-    done
-    echo "job $jid not running: $st" >&2
-    return 1
-}
-
 cluster_start_jm -D heartbeat.interval=500 -D heartbeat.timeout=5000 \
     -D rest.server.max-content-length=1048576 ||
     { fail "JobManager start"; finish; }
@@ -64,7 +45,7 @@ if [ -z "$JID" ]; then
     finish
     exit 1
 fi
-if bad_wait_running "$JID" 20; then ok "job running"; else fail "job running"; fi
+if cluster_wait_running "$JID" 20; then ok "job running"; else fail "job running"; fi
 # The blob key of the job's plugin: SHA-256 of the file.
 BLOB_KEY=$(sha256sum "$PLUGIN" | cut -c1-64)
 
@@ -532,18 +513,18 @@ code_expect "GET /overview after bad input" 200
 expect_eq "one TaskManager" 1 "$(json_py "$J" 'd["taskmanagers"]')"
 expect_eq "slots: 2 in all, 0 free" "2 0" \
     "$(json_py "$J" 'str(d["slots-total"]) + " " + str(d["slots-available"])')"
-expect_eq "the job still RUNNING" RUNNING "$(bad_job_field "$JID" 'd["state"]')"
+expect_eq "the job still RUNNING" RUNNING "$(cluster_job_field "$JID" 'd["state"]')"
 expect_eq "the job never restarted" False \
-    "$(bad_job_field "$JID" 'str(d["timestamps"].get("RESTARTING", 0) > 0)')"
+    "$(cluster_job_field "$JID" 'str(d["timestamps"].get("RESTARTING", 0) > 0)')"
 kill -0 "${TM_PIDS[a]}" 2>/dev/null && ok "TaskManager alive" ||
     fail "TaskManager died"
 rest_call PATCH "/jobs/$JID?mode=cancel" "$J"
 code_expect "cancel" 202
 for ((i = 0; i < 50; i++)); do
-    [ "$(bad_job_field "$JID" 'd["state"]')" = CANCELED ] && break
+    [ "$(cluster_job_field "$JID" 'd["state"]')" = CANCELED ] && break
     sleep 0.1
 done
-expect_eq "job CANCELED" CANCELED "$(bad_job_field "$JID" 'd["state"]')"
+expect_eq "job CANCELED" CANCELED "$(cluster_job_field "$JID" 'd["state"]')"
 
 if cluster_stop; then ok "no sanitizer report"; fi
 finish

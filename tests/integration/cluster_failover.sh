@@ -31,27 +31,6 @@ print(s.getsockname()[1])
 s.close()'
 }
 
-# failover_job_field JID EXPR: evaluate EXPR over GET /jobs/JID.
-failover_job_field() {
-    rest_call GET "/jobs/$1" "$WORK/.job.json"
-    [ "$HTTP_CODE" = 200 ] || { echo "HTTP $HTTP_CODE"; return 0; }
-    json_py "$WORK/.job.json" "$2"
-}
-
-# failover_wait_running JID [TIMEOUT_S]: the job is RUNNING with every
-# subtask RUNNING.
-failover_wait_running() {
-    local jid=$1 to=${2:-20} i st
-    for ((i = 0; i < to * 20; i++)); do
-        st=$(failover_job_field "$jid" \
-            'd["state"] + ":" + str(all(v["status"] == "RUNNING" for v in d["vertices"]))')
-        [ "$st" = "RUNNING:True" ] && return 0
-        sleep 0.05
-    done
-    echo "job $jid not running: $st" >&2
-    return 1
-}
-
 # failover_count FILE REGEX: matching lines (0 when the file is missing).
 failover_count() {
     grep -cE -- "$2" "$1" 2>/dev/null || true
@@ -87,7 +66,7 @@ if [ -z "$JID" ]; then
     finish
     exit 1
 fi
-if failover_wait_running "$JID" 20; then ok "job running"; else
+if cluster_wait_running "$JID" 20; then ok "job running"; else
     fail "job running"; fi
 
 # The TaskManager that runs tasks (both, if spread: take a).
@@ -113,11 +92,11 @@ if line=$(cluster_wait_log "$JM_LOG" \
 else
     fail "the JobManager did not notice the loss of $VICTIM_RID"
 fi
-if failover_wait_running "$JID" 20; then ok "job running again"; else
+if cluster_wait_running "$JID" 20; then ok "job running again"; else
     fail "job running again"; fi
 expect_eq "job state after the restart" RUNNING \
-    "$(failover_job_field "$JID" 'd["state"]')"
-ts=$(failover_job_field "$JID" 'str(d["timestamps"].get("RESTARTING", 0) > 0)')
+    "$(cluster_job_field "$JID" 'd["state"]')"
+ts=$(cluster_job_field "$JID" 'str(d["timestamps"].get("RESTARTING", 0) > 0)')
 expect_eq "the job went through RESTARTING" True "$ts"
 rest_call GET "/jobs/$JID/exceptions" "$WORK/exc.json"
 expect_eq "exceptions status" 200 "$HTTP_CODE"
@@ -139,7 +118,7 @@ expect_eq "cancel status" 202 "$HTTP_CODE"
 t0=$(date +%s%N)
 state=
 for _ in $(seq 100); do
-    state=$(failover_job_field "$JID" 'd["state"]')
+    state=$(cluster_job_field "$JID" 'd["state"]')
     [ "$state" = CANCELED ] && break
     sleep 0.02
 done

@@ -15,7 +15,10 @@
 #     taskmanager.resource-id): listed once;
 #  5. SIGTERM of the JobManager with jobs RUNNING, waiting for slots,
 #     FINISHED, FAILED and CANCELED: it exits 0 and the TaskManagers stay
-#     up, free their slots and wait for a new JobManager.
+#     up, free their slots and wait for a new JobManager;
+#  6. SIGTERM of a TaskManager: it exits 0 and its blob cache directory
+#     (cflink-tm-blobs-<id> under io.tmp.dirs, with the job's plugin) is
+#     gone, io.tmp.dirs itself stays.
 # No daemon may print a sanitizer report (checked by cluster_stop).
 #
 # Exits 77 (skipped) when the daemons or the test plugins are not built.
@@ -33,33 +36,15 @@ cluster_trap
 J="$WORK/r.json"
 HB=(-D heartbeat.interval=300 -D heartbeat.timeout=2000)
 
-lc_job_field() {
-    rest_call GET "/jobs/$1" "$WORK/.job.json"
-    [ "$HTTP_CODE" = 200 ] || { echo "HTTP $HTTP_CODE"; return 0; }
-    json_py "$WORK/.job.json" "$2"
-}
-
 # lc_wait_state JID STATE [TIMEOUT_S]
 lc_wait_state() {
     local i st
     for ((i = 0; i < ${3:-20} * 20; i++)); do
-        st=$(lc_job_field "$1" 'd["state"]')
+        st=$(cluster_job_field "$1" 'd["state"]')
         [ "$st" = "$2" ] && return 0
         sleep 0.05
     done
     echo "job $1: $st, not $2" >&2
-    return 1
-}
-
-lc_wait_running() {
-    local i st
-    for ((i = 0; i < ${2:-20} * 20; i++)); do
-        st=$(lc_job_field "$1" \
-            'd["state"] + ":" + str(all(v["status"] == "RUNNING" for v in d["vertices"]))')
-        [ "$st" = "RUNNING:True" ] && return 0
-        sleep 0.05
-    done
-    echo "job $1 not running: $st" >&2
     return 1
 }
 
@@ -116,7 +101,7 @@ if cluster_wait_log "$JM_LOG" "Slot request [0-9a-f]+ for slot [0-9]+ of TaskMan
 else
     fail "no RequestSlot failure for tm-a"
 fi
-if lc_wait_running "$J1" 20; then ok "job 1 runs on the other TaskManager"; else
+if cluster_wait_running "$J1" 20; then ok "job 1 runs on the other TaskManager"; else
     fail "job 1 running"; fi
 if cluster_wait_log "$JM_LOG" "TaskManager with id tm-a timed out" 10 >/dev/null; then
     ok "paused TaskManager dropped on heartbeat timeout"
@@ -138,13 +123,13 @@ expect_eq "TaskManager ids" "tm-a,tm-b" \
     "$(json_py "$J" '",".join(sorted(t["id"] for t in d["taskmanagers"]))')"
 if lc_wait_slots 2/4 10; then ok "tm-a's slots free again (none leaked)"; else
     fail "slots after SIGCONT: $(lc_slots)"; fi
-expect_eq "job 1 still RUNNING" RUNNING "$(lc_job_field "$J1" 'd["state"]')"
+expect_eq "job 1 still RUNNING" RUNNING "$(cluster_job_field "$J1" 'd["state"]')"
 kill -0 "${TM_PIDS[a]}" 2>/dev/null && ok "tm-a alive" || fail "tm-a died"
 
 # ---- 2. cancel while slots are pending ----------------------------------
 J2=$(lc_submit "$SLOW" 4 --records 1000000000 --every 1 --size 64)
 sleep 0.5
-expect_eq "job 2 waits for slots" RUNNING "$(lc_job_field "$J2" 'd["state"]')"
+expect_eq "job 2 waits for slots" RUNNING "$(cluster_job_field "$J2" 'd["state"]')"
 lc_cancel "$J2"
 if lc_wait_state "$J2" CANCELED 2; then ok "job 2 CANCELED while waiting"; else
     fail "job 2 not CANCELED"; fi
@@ -172,7 +157,7 @@ for r in 1 2 3 4; do
     if [ "$HTTP_CODE" = 202 ] && lc_wait_state "$Jr" CANCELED 5; then
         ok "early cancel $r: CANCELED"
     else
-        fail "early cancel $r: HTTP $HTTP_CODE, $(lc_job_field "$Jr" 'd["state"]')"
+        fail "early cancel $r: HTTP $HTTP_CODE, $(cluster_job_field "$Jr" 'd["state"]')"
     fi
 done
 if lc_wait_slots 4/6 5; then ok "no slot leaked by early cancels"; else
@@ -196,7 +181,7 @@ JX=$(lc_submit "$FAILP" 1 --mode map --at 5 --n 10)
 rest_call GET "/jobs/$JX" "$J"
 JW=$(lc_submit "$SLOW" 8 --records 1000000000 --every 1 --size 64)
 sleep 0.3
-expect_eq "a job waiting for slots" RUNNING "$(lc_job_field "$JW" 'd["state"]')"
+expect_eq "a job waiting for slots" RUNNING "$(cluster_job_field "$JW" 'd["state"]')"
 rest_call GET /jobs/overview "$J"
 echo "jobs: $(json_py "$J" '" ".join(sorted(j["state"] for j in d["jobs"]))')"
 kill -TERM "$JM_PID"
@@ -216,6 +201,25 @@ if cluster_wait_log "$WORK/taskmanager-b.log" "Free slot TaskSlot" 10 >/dev/null
 else
     fail "tm-b did not free its slots: $(tail -5 "$WORK/taskmanager-b.log")"
 fi
+
+# ---- 6. TaskManager SIGTERM: its blob cache directory goes ---------------
+BLOBS="$WORK/cflink-tm-blobs-tm-b"
+if ls "$BLOBS"/*.so >/dev/null 2>&1; then ok "tm-b cached the job's plugin"; else
+    fail "no plugin in $BLOBS"; fi
+kill -TERM "${TM_PIDS[b]}"
+for ((i = 0; i < 100; i++)); do
+    kill -0 "${TM_PIDS[b]}" 2>/dev/null || break
+    sleep 0.1
+done
+rc=0
+wait "${TM_PIDS[b]}" || rc=$?
+expect_eq "TaskManager exit code after SIGTERM" 0 "$rc"
+if [ ! -e "$BLOBS" ]; then ok "tm-b's blob cache directory removed"; else
+    fail "$BLOBS left behind: $(ls -A "$BLOBS" | tr '\n' ' ')"; fi
+if [ -d "$WORK" ]; then ok "io.tmp.dirs itself stays"; else
+    fail "io.tmp.dirs $WORK removed"; fi
+expect_contains "removal logged" "$WORK/taskmanager-b.log" \
+    "Removed the blob cache directory"
 
 if cluster_stop; then ok "no sanitizer report"; fi
 finish

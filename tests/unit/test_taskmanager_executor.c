@@ -345,7 +345,12 @@ fx_teardown(fx_t *fx)
         fx->loop, fx->tm->shutting_down == 2 && fx->tm->shutdown_timer == NULL,
         5000));
     assert_int_equal(fx->tm->ntasks, 0);
+    snprintf(cmd, sizeof cmd, "%s", fx->tm->blob_dir);
+    assert_int_equal(access(cmd, F_OK), 0);
     cf_tm_destroy(fx->tm);
+    /* The blob cache directory is gone, blob.storage.directory stays. */
+    assert_int_equal(access(cmd, F_OK), -1);
+    assert_int_equal(access(fx->dir, F_OK), 0);
     cf_rpc_server_destroy(fx->srv);
     cf_loop_destroy(fx->loop);
     cf_config_destroy(fx->cfg);
