@@ -319,9 +319,13 @@ cf_cli_parse(cf_cli_action_t action, int argc, char **argv, cf_config_t *cfg,
             } else if (cf_cli_is(a, "-p", "--parallelism")) {
                 char *end;
                 long p = strtol(val, &end, 10);
-                if (*end || end == val || p < 1 || p > 32768)
+                if (*end || end == val || p < 1)
                     return cf_cli_usage_error(
                         "The parallelism must be a positive number: %s",
+                        val);
+                if (p > 32768)
+                    return cf_cli_usage_error(
+                        "The parallelism %s is above the maximum of 32768",
                         val);
                 o->parallelism = (int)p;
             } else if (cf_cli_is(a, "-s", "--fromSavepoint")) {
