@@ -227,6 +227,13 @@ void cf_jobmaster_cancel(cf_jobmaster_t *jmr);
 /* OfferSlots and UpdateTaskExecutionState from a TaskManager. */
 void cf_jobmaster_on_message(cf_jobmaster_t *jmr, cf_rpc_conn_t *c,
                              uint64_t req_id, const Cflink__Envelope *msg);
+/* A task report of a HeartbeatResponse (the ResourceManager hands each
+ * to the JobMaster of its job): raise the IO counters of the subtask
+ * whose current attempt it names. Only the counters are applied, never
+ * the state; reports of other jobs, stale or unknown attempts, and
+ * negative or decreasing counters are ignored. */
+void cf_jobmaster_update_counters(cf_jobmaster_t *jmr,
+                                  const Cflink__UpdateTaskExecutionState *u);
 /* A TaskManager was lost (heartbeat timeout or connection loss). */
 void cf_jobmaster_tm_lost(cf_jobmaster_t *jmr, const char *resource_id,
                           const char *reason);

@@ -1054,6 +1054,37 @@ find_attempt(cf_jobmaster_t *jmr, const cf_id_t *attempt_id, int *pv,
     return 0;
 }
 
+/* A counter reported by a TaskManager (state update or heartbeat): it
+ * only goes up within an attempt (a report may be older than one already
+ * applied); negative values are ignored. */
+static void
+counter_raise(int64_t *c, int64_t v)
+{
+    if (v > *c)
+        *c = v;
+}
+
+void
+cf_jobmaster_update_counters(cf_jobmaster_t *jmr,
+                             const Cflink__UpdateTaskExecutionState *u)
+{
+    cf_id_t job, attempt;
+    cf_exec_vertex_t *ev;
+    int v, k;
+
+    if (jmr == NULL || u == NULL ||
+        cf_rpc_id_get(&u->job_id, &job) < 0 ||
+        !cf_id_equal(&job, &jmr->job_id) ||
+        cf_rpc_id_get(&u->attempt_id, &attempt) < 0 ||
+        cf_id_is_zero(&attempt) || !find_attempt(jmr, &attempt, &v, &k))
+        return; /* another job's, or a stale attempt's */
+    ev = &jmr->vertices[v].subtasks[k];
+    counter_raise(&ev->records_in, u->records_in);
+    counter_raise(&ev->records_out, u->records_out);
+    counter_raise(&ev->bytes_in, u->bytes_in);
+    counter_raise(&ev->bytes_out, u->bytes_out);
+}
+
 static void
 on_update_state(cf_jobmaster_t *jmr,
                 const Cflink__UpdateTaskExecutionState *u)
@@ -1078,14 +1109,10 @@ on_update_state(cf_jobmaster_t *jmr,
         return;
     }
     to = (cf_exec_state_t)u->state;
-    if (u->records_in >= 0)
-        ev->records_in = u->records_in;
-    if (u->records_out >= 0)
-        ev->records_out = u->records_out;
-    if (u->bytes_in >= 0)
-        ev->bytes_in = u->bytes_in;
-    if (u->bytes_out >= 0)
-        ev->bytes_out = u->bytes_out;
+    counter_raise(&ev->records_in, u->records_in);
+    counter_raise(&ev->records_out, u->records_out);
+    counter_raise(&ev->bytes_in, u->bytes_in);
+    counter_raise(&ev->bytes_out, u->bytes_out);
     if (to == ev->state || cf_exec_state_is_terminal(ev->state))
         return;
     /* Being canceled, any end completes the cancellation (as Flink's

@@ -17,7 +17,8 @@
  *
  * Heartbeats: every heartbeat.interval a HeartbeatRequest goes to each
  * TaskManager; its HeartbeatResponse carries the slot report, reconciled
- * with the table. A TaskManager silent for heartbeat.timeout, or whose
+ * with the table, and the IO counters of the running tasks, handed to
+ * their JobMasters. A TaskManager silent for heartbeat.timeout, or whose
  * connection closed, is removed at once and the Dispatcher told (which
  * tells the JobMasters).
  *
@@ -585,6 +586,19 @@ heartbeat_received(cf_rm_t *rm, cf_rm_tm_t *tm,
     cf_log_debug("Received heartbeat from TaskManager %s.",
                  tm->resource_id);
     reconcile(rm, tm, hr->slot_report);
+    /* The running tasks' counters, for their JobMasters. */
+    for (size_t i = 0; i < hr->n_task_reports; i++) {
+        const Cflink__UpdateTaskExecutionState *u = hr->task_reports[i];
+        cf_jobmaster_t *jmr;
+        cf_id_t job_id;
+
+        if (u == NULL || cf_rpc_id_get(&u->job_id, &job_id) < 0 ||
+            rm->jm->dispatcher == NULL)
+            continue;
+        jmr = cf_dispatcher_find_job(rm->jm->dispatcher, &job_id);
+        if (jmr != NULL)
+            cf_jobmaster_update_counters(jmr, u);
+    }
 }
 
 static void

@@ -8,8 +8,10 @@
  * Each time it opens, the TaskManager registers (RegisterTaskExecutor);
  * a refusal is retried after a delay. The JobManager drives heartbeats
  * (HeartbeatRequest every heartbeat.interval, answered with the slot
- * report); when none arrives for heartbeat.timeout, the JobManager is
- * considered gone: the connection is closed and opened anew.
+ * report and the IO counters of the running tasks, which the JobMaster
+ * shows in the REST API); when none arrives for heartbeat.timeout, the
+ * JobManager is considered gone: the connection is closed and opened
+ * anew.
  *
  * Losing the JobManager (connection closed, heartbeat timeout,
  * Disconnect) cancels every task and frees every slot (a slot with tasks
@@ -635,6 +637,7 @@ cf_tm_on_heartbeat(cf_tm_t *tm, uint64_t req_id,
 {
     Cflink__Envelope env = CFLINK__ENVELOPE__INIT;
     Cflink__HeartbeatResponse r = CFLINK__HEARTBEAT_RESPONSE__INIT;
+    Cflink__UpdateTaskExecutionState **reports = NULL;
     cf_tm_report_t rep;
 
     tm->last_hb_ms = cf_mono_ms();
@@ -642,6 +645,9 @@ cf_tm_on_heartbeat(cf_tm_t *tm, uint64_t req_id,
     r.resource_id = tm->resource_id;
     r.slot_report = &rep.report;
     r.timestamp = hb->timestamp;
+    /* Flink's heartbeat payload: the running tasks' counters. */
+    r.n_task_reports = cf_tm_task_reports(tm, &reports);
+    r.task_reports = reports;
     env.body_case = CFLINK__ENVELOPE__BODY_HEARTBEAT_RESPONSE;
     env.heartbeat_response = &r;
     if (req_id != 0)
@@ -649,6 +655,7 @@ cf_tm_on_heartbeat(cf_tm_t *tm, uint64_t req_id,
     else
         cf_rpc_send(tm->conn, &env);
     cf_tm_report_deinit(&rep);
+    cf_free(reports);
 }
 
 static void

@@ -7,7 +7,8 @@
  *                    dispatch, connection loss and shutdown
  *   tasks.c          SubmitTask and CancelTask: the per-job plugin cache
  *                    (one loaded plugin and one bound cf_job_t per job),
- *                    task deployment, state reports and teardown
+ *                    task deployment, state reports (also the counters
+ *                    sent with each heartbeat) and teardown
  *   blob_cache.c     plugin files by SHA-256 key: the cache directory and
  *                    fetching with BlobGet
  *
@@ -151,6 +152,12 @@ void cf_tm_drop_pending(cf_tm_t *tm);
 void cf_tm_job_gc(cf_tm_t *tm, const cf_id_t *job_id);
 /* Free every cached job (shutdown; no task may remain). */
 void cf_tm_jobs_destroy(cf_tm_t *tm);
+/* For a HeartbeatResponse: the counters (cf_task_counters) and current
+ * state of every task deployed and not yet ended. *out gets n pointers
+ * into one block (free it with cf_free; the ids borrow the task records,
+ * so send before the loop runs on), or NULL when n is 0. */
+size_t cf_tm_task_reports(cf_tm_t *tm,
+                          Cflink__UpdateTaskExecutionState ***out);
 
 /* ------------------------------------------------------------------ */
 /* blob_cache.c                                                        */

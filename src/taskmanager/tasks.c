@@ -203,6 +203,39 @@ cf_tm_send_update(cf_tm_task_t *rec, cf_exec_state_t state, const char *failure)
     cf_rpc_send(tm->conn, &env);
 }
 
+/* The counters of every task deployed and not yet ended (a terminal
+ * task sent its final counters with its state). */
+size_t
+cf_tm_task_reports(cf_tm_t *tm, Cflink__UpdateTaskExecutionState ***out)
+{
+    Cflink__UpdateTaskExecutionState *u, **p;
+    size_t n = 0, i = 0;
+
+    *out = NULL;
+    for (cf_tm_task_t *r = tm->tasks; r != NULL; r = r->next)
+        n += r->job != NULL && r->t != NULL && !r->terminal;
+    if (n == 0)
+        return 0;
+    /* One block: the pointers, then the reports. */
+    p = cf_malloc(n * (sizeof *p + sizeof *u));
+    u = (Cflink__UpdateTaskExecutionState *)(p + n);
+    for (cf_tm_task_t *r = tm->tasks; r != NULL && i < n; r = r->next) {
+        if (r->job == NULL || r->t == NULL || r->terminal)
+            continue;
+        cflink__update_task_execution_state__init(&u[i]);
+        u[i].job_id = cf_rpc_id_bytes(&r->job_id);
+        u[i].attempt_id = cf_rpc_id_bytes(&r->attempt_id);
+        u[i].state = (int32_t)r->state;
+        u[i].failure = (char *)"";
+        cf_task_counters(r->t, &u[i].records_in, &u[i].records_out,
+                         &u[i].bytes_in, &u[i].bytes_out);
+        p[i] = &u[i];
+        i++;
+    }
+    *out = p;
+    return i;
+}
+
 /* Net thread: one release of the task is done. */
 static void
 cf_tm_release_done_loop(void *arg)

@@ -4,8 +4,9 @@
  * registration and re-registration, heartbeats and slot reports, slot
  * requests, offers and frees, bad requests, plugin download by BlobGet
  * with hash check, task deployment of a two-vertex job with a local
- * exchange, state reports, cancellation (also of a task waiting for its
- * plugin), heartbeat timeout and connection loss.
+ * exchange, state reports, task counters in heartbeats, cancellation
+ * (also of a task waiting for its plugin), heartbeat timeout and
+ * connection loss.
  *
  * The test drives the loop itself (uv_run on the test thread). The test
  * plugin is tests/plugins/tp_fail.so next to this program's directory;
@@ -55,6 +56,10 @@ typedef struct reply_s {
     int body_case;
     int nslots;
     int slot_alloc[8]; /* 1 when allocated */
+    int nreports;      /* task reports of a HeartbeatResponse */
+    cf_id_t rep_att[8];
+    int rep_state[8];
+    int64_t rep_in[8], rep_out[8];
 } reply_t;
 
 typedef struct fx_s {
@@ -232,6 +237,17 @@ reply_cb(cf_rpc_conn_t *c, int status, const char *error,
         r->nslots = (int)sr->n_slots;
         for (size_t i = 0; i < sr->n_slots && i < 8; i++)
             r->slot_alloc[i] = sr->slots[i]->allocation_id.len == 16;
+        r->nreports = (int)reply->heartbeat_response->n_task_reports;
+        for (int i = 0; i < r->nreports && i < 8; i++) {
+            const Cflink__UpdateTaskExecutionState *u =
+                reply->heartbeat_response->task_reports[i];
+            assert_int_equal(cf_rpc_id_get(&u->attempt_id, &r->rep_att[i]),
+                             0);
+            assert_int_equal(u->job_id.len, 16);
+            r->rep_state[i] = u->state;
+            r->rep_in[i] = u->records_in;
+            r->rep_out[i] = u->records_out;
+        }
     }
 }
 
@@ -679,6 +695,16 @@ test_deploy_finish(void **state)
     cf_free(p.graph);
 }
 
+/* The report of attempt id in a heartbeat reply, or -1. */
+static int
+report_of(const reply_t *r, const cf_id_t *id)
+{
+    for (int i = 0; i < r->nreports && i < 8; i++)
+        if (cf_id_equal(&r->rep_att[i], id))
+            return i;
+    return -1;
+}
+
 static void
 test_cancel_and_loss(void **state)
 {
@@ -717,6 +743,28 @@ test_cancel_and_loss(void **state)
                           fx.att_state[i0] == CF_EXEC_RUNNING &&
                               fx.att_state[i1] == CF_EXEC_RUNNING,
                           5000));
+    /* Heartbeats carry the running tasks' counters, which grow. */
+    {
+        int k0, k1;
+        int64_t out0, in1;
+        heartbeat(&fx, &r);
+        assert_int_equal(r.nreports, 2);
+        k0 = report_of(&r, &a0);
+        k1 = report_of(&r, &a1);
+        assert_true(k0 >= 0 && k1 >= 0);
+        assert_int_equal(r.rep_state[k0], CF_EXEC_RUNNING);
+        assert_int_equal(r.rep_state[k1], CF_EXEC_RUNNING);
+        out0 = r.rep_out[k0];
+        in1 = r.rep_in[k1];
+        assert_true(out0 >= 0 && in1 >= 0);
+        RUN_UNTIL(fx.loop, 0, 200);
+        heartbeat(&fx, &r);
+        k0 = report_of(&r, &a0);
+        k1 = report_of(&r, &a1);
+        assert_true(k0 >= 0 && k1 >= 0);
+        assert_true(r.rep_out[k0] > out0);
+        assert_true(r.rep_in[k1] > in1);
+    }
     /* Cancel the consumer: CANCELED; its producer then fails or is
      * cancelled by FreeSlot. */
     env.body_case = CFLINK__ENVELOPE__BODY_CANCEL_TASK;
@@ -730,6 +778,7 @@ test_cancel_and_loss(void **state)
     assert_true(cf_exec_state_is_terminal(fx.att_state[i0]));
     heartbeat(&fx, &r);
     assert_int_equal(r.slot_alloc[0], 0);
+    assert_int_equal(r.nreports, 0); /* ended tasks are not reported */
     assert_null(fx.tm->jobs);
 
     /* Run again (the plugin is cached now), then drop the connection:
