@@ -12,8 +12,7 @@
  *
  * Connections: all-to-all for HASH, REBALANCE, SHUFFLE, BROADCAST and
  * GLOBAL edges; pointwise for FORWARD and RESCALE (Flink's
- * DistributionPattern.POINTWISE: producer i feeds consumers
- * [i*C/P, (i+1)*C/P) when P < C, consumer i*C/P when P >= C).
+ * DistributionPattern.POINTWISE, see cf_job_edge_consumers).
  *
  * Job status follows Flink: CREATED -> RUNNING -> FINISHED, or FAILING ->
  * FAILED when a task fails (the others are cancelled), or CANCELLING ->
@@ -41,7 +40,10 @@ cf_edge_pointwise(int partitioner)
            partitioner == CF_PARTITION_RESCALE;
 }
 
-/* Consumers [*lo, *lo + *n) of producer i. */
+/* Consumers [*lo, *lo + *n) of producer i, as Flink's
+ * EdgeManagerBuildUtil.connectPointwise: with P >= C, consumer k reads
+ * producers [k*P/C, (k+1)*P/C); with P < C, producer i feeds consumers
+ * [ceil(i*C/P), ceil((i+1)*C/P)). */
 void
 cf_job_edge_consumers(int partitioner, int P, int C, int i, int *lo, int *n)
 {
@@ -49,11 +51,16 @@ cf_job_edge_consumers(int partitioner, int P, int C, int i, int *lo, int *n)
         *lo = 0;
         *n = C;
     } else if (P >= C) {
-        *lo = (int)((int64_t)i * C / P);
+        /* The k whose producer range holds i (floor(i*C/P) is at most
+         * one below it). */
+        int64_t k = (int64_t)i * C / P;
+        while (k + 1 < C && (k + 1) * P / C <= i)
+            k++;
+        *lo = (int)k;
         *n = 1;
     } else {
-        *lo = (int)((int64_t)i * C / P);
-        *n = (int)((int64_t)(i + 1) * C / P) - *lo;
+        *lo = (int)(((int64_t)i * C + P - 1) / P);
+        *n = (int)(((int64_t)(i + 1) * C + P - 1) / P) - *lo;
     }
 }
 

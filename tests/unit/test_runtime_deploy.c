@@ -285,10 +285,58 @@ test_deploy_and_run(void **st)
     cf_config_destroy(cfg);
 }
 
+/* Pointwise wiring equals Flink's EdgeManagerBuildUtil.connectPointwise
+ * (re-derived here from its loops over consumers and producers). */
+static void
+test_pointwise_like_flink(void **st)
+{
+    (void)st;
+    for (int P = 1; P <= 13; P++) {
+        for (int C = 1; C <= 13; C++) {
+            int want[13][13]; /* want[i][k]: producer i feeds consumer k */
+            memset(want, 0, sizeof want);
+            if (P == C) {
+                for (int i = 0; i < P; i++)
+                    want[i][i] = 1;
+            } else if (P > C) {
+                for (int k = 0; k < C; k++)
+                    for (int i = k * P / C; i < (k + 1) * P / C; i++)
+                        want[i][k] = 1;
+            } else {
+                for (int i = 0; i < P; i++) {
+                    int a = (i * C + P - 1) / P;
+                    int b = ((i + 1) * C + P - 1) / P;
+                    for (int k = a; k < b; k++)
+                        want[i][k] = 1;
+                }
+            }
+            for (int i = 0; i < P; i++) {
+                int lo, n;
+                cf_job_edge_consumers(CF_PARTITION_RESCALE, P, C, i, &lo, &n);
+                for (int k = 0; k < C; k++) {
+                    int got = k >= lo && k < lo + n;
+                    if (got != want[i][k])
+                        fail_msg("P=%d C=%d producer %d consumer %d: %d, "
+                                 "Flink %d",
+                                 P, C, i, k, got, want[i][k]);
+                }
+            }
+            /* Every consumer has at least one producer. */
+            for (int k = 0; k < C; k++) {
+                int any = 0;
+                for (int i = 0; i < P; i++)
+                    any |= want[i][k];
+                assert_true(any);
+            }
+        }
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pointwise_like_flink),
         cmocka_unit_test(test_bind_checks),
         cmocka_unit_test(test_deploy_and_run),
     };
