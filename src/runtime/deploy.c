@@ -21,7 +21,18 @@
 
 /* The writer of output o: pool, partition, partitioner and key selector. */
 int
-cf_task_output_setup(cf_task_t *t, int o, cf_net_env_t *net,
+cf_task_output_buffers(const cf_config_t *cfg, int n)
+{
+    int bpc = cf_config_get_int(
+        cfg, "taskmanager.network.memory.buffers-per-channel", 2);
+    int floating = cf_config_get_int(
+        cfg, "taskmanager.network.memory.floating-buffers-per-gate", 8);
+    int need = n * bpc + floating;
+    return need < n + 1 ? n + 1 : need;
+}
+
+int
+cf_task_output_setup(cf_task_t *t, int o, cf_net_env_t *net, int minimal,
                      cf_error_t **errp)
 {
     cf_job_t *job = t->job;
@@ -30,18 +41,24 @@ cf_task_output_setup(cf_task_t *t, int o, cf_net_env_t *net,
     cf_jvertex_t *tv = &job->vertices[out->target];
     cf_snode_t *consumer = cf_env_node(job->env, tv->ops[0].node);
     cf_rw_t *w = &t->writers[o];
-    int bpc = cf_config_get_int(
-        job->cfg, "taskmanager.network.memory.buffers-per-channel", 2);
-    int floating = cf_config_get_int(
-        job->cfg, "taskmanager.network.memory.floating-buffers-per-gate", 8);
     int lo, n, need;
 
     cf_job_edge_consumers(out->partitioner, jv->parallelism, tv->parallelism,
                           t->subtask, &lo, &n);
-    need = n * bpc + floating;
-    if (need < n + 1)
-        need = n + 1;
-    t->pools[o] = cf_net_pool_new(net, (uint32_t)need, &t->sig, errp);
+    need = minimal ? n + 1 : cf_task_output_buffers(job->cfg, n);
+    /* Flink's result partition pool lies between n + 1 buffers (enough to
+     * make progress) and n * buffers-per-channel + floating; cflink
+     * reserves a fixed pool: the full size while the budget allows, else
+     * the minimum, so a wide job degrades instead of failing. */
+    t->pools[o] = cf_net_pool_new(net, (uint32_t)need, &t->sig, NULL);
+    if (t->pools[o] == NULL && need > n + 1) {
+        cf_log_info("%s: the network budget cannot reserve %d buffers for "
+                    "output %d; using the minimum of %d",
+                    t->name, need, o, n + 1);
+        t->pools[o] = cf_net_pool_new(net, (uint32_t)(n + 1), &t->sig, errp);
+    } else if (t->pools[o] == NULL) {
+        t->pools[o] = cf_net_pool_new(net, (uint32_t)need, &t->sig, errp);
+    }
     if (t->pools[o] == NULL)
         return CF_ENOBUFS;
     cf_net_partition_init(&w->part, t->pools[o], n, &t->sig, &t->cancel);
@@ -199,7 +216,7 @@ cf_task_deploy(cf_job_t *job, const cf_task_spec_t *spec, cf_error_t **errp)
     t->state_cb = spec->state_cb;
     t->cb_arg = spec->cb_arg;
     for (int o = 0; o < t->nwriters && rc == 0; o++)
-        rc = cf_task_output_setup(t, o, spec->net, errp);
+        rc = cf_task_output_setup(t, o, spec->net, 0, errp);
     if (rc < 0) {
         cf_task_free(t);
         return NULL;

@@ -154,6 +154,7 @@ cf_exec_deploy(cf_exec_t *ex, cf_error_t **errp)
     cf_job_t *job = ex->job;
     const cf_config_t *cfg = job->cfg;
     int64_t flush_ns = cf_runtime_flush_ns(cfg);
+    int minimal = 0;
     int **base = cf_calloc((size_t)job->nvertices, sizeof(int *));
     int *first = cf_calloc((size_t)job->nvertices + 1, sizeof(int));
     int rc = 0;
@@ -188,6 +189,33 @@ cf_exec_deploy(cf_exec_t *ex, cf_error_t **errp)
         }
     }
 
+    /* Every pool at its full size if the budget covers them all, else
+     * every pool at Flink's minimum (n + 1), decided once for the job. */
+    {
+        int64_t want = 0;
+        for (int v = 0; v < job->nvertices; v++) {
+            cf_jvertex_t *jv = &job->vertices[v];
+            for (int i = 0; i < jv->parallelism; i++)
+                for (int o = 0; o < jv->nouts; o++) {
+                    int lo, n;
+                    cf_job_edge_consumers(
+                        jv->outs[o].partitioner, jv->parallelism,
+                        job->vertices[jv->outs[o].target].parallelism, i,
+                        &lo, &n);
+                    want += cf_task_output_buffers(cfg, n);
+                }
+        }
+        if (want > cf_net_env_free_segments(ex->net)) {
+            minimal = 1;
+            cf_log_info("The network budget (%lld buffers) cannot hold the "
+                        "full pools of this job (%lld buffers): every "
+                        "result partition gets Flink's minimum of one "
+                        "buffer per subpartition plus one.",
+                        (long long)cf_net_env_free_segments(ex->net),
+                        (long long)want);
+        }
+    }
+
     /* Writers: one result partition per output per producer subtask. */
     for (int v = 0; v < job->nvertices && rc == 0; v++) {
         cf_jvertex_t *jv = &job->vertices[v];
@@ -201,7 +229,8 @@ cf_exec_deploy(cf_exec_t *ex, cf_error_t **errp)
 
                 cf_job_edge_consumers(out->partitioner, jv->parallelism,
                                       tv->parallelism, i, &lo, &n);
-                if ((rc = cf_task_output_setup(t, o, ex->net, errp)) < 0)
+                if ((rc = cf_task_output_setup(t, o, ex->net, minimal,
+                                               errp)) < 0)
                     break;
                 for (int s = 0; s < n; s++) {
                     int k = lo + s, ch = 0;

@@ -54,9 +54,13 @@ cf_task_t *cf_task_new(cf_exec_t *exec, cf_job_t *job, int vertex_idx,
                        int subtask, int attempt, int nchannels,
                        int64_t flush_ns);
 /* Reserve output o's pool from net and set up its record writer (the
- * subpartitions are connected later). Thread: executor. */
+ * subpartitions are connected later). minimal: reserve only Flink's
+ * minimum (n + 1 buffers for n subpartitions). Thread: executor. */
 int cf_task_output_setup(cf_task_t *t, int o, cf_net_env_t *net,
-                         cf_error_t **errp);
+                         int minimal, cf_error_t **errp);
+/* Buffers output o of vertex v wants for n subpartitions (Flink's
+ * n * buffers-per-channel + floating-buffers-per-gate, at least n + 1). */
+int cf_task_output_buffers(const cf_config_t *cfg, int n);
 void cf_task_destroy(cf_task_t *t);
 /* The thread body. */
 void *cf_task_main(void *arg);

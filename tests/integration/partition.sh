@@ -81,4 +81,17 @@ print("hash records", seen, "misrouted", bad)
 sys.exit(1 if bad or seen != 1000 else 0)
 PY
 if [ $? -eq 0 ]; then ok "hash: key groups as Flink"; else fail "hash routing"; fi
+# Wide all-to-all edges: the full pools of a rebalance at p = 60 do not fit
+# the default 4096-buffer budget; every pool then gets Flink's minimum
+# (n + 1) and the job runs. At p = 64 even the minimum does not fit: the job
+# fails with Flink's message instead of hanging.
+run_cf "$WORK/out" "$WORK/err" 120 run -t local "$PLUGINS/tp_partition.so" \
+    --part rebalance --src 60 --dst 60 --n 6000
+expect_eq "p=60 rebalance exit" 0 "$RC"
+expect_eq "p=60 rebalance records" 6000 "$(grep -c '> ' "$WORK/out")"
+run_cf "$WORK/out" "$WORK/err" 120 run -t local "$PLUGINS/tp_partition.so" \
+    --part rebalance --src 64 --dst 64 --n 10
+expect_eq "p=64 rebalance exit" 1 "$RC"
+expect_contains "p=64: Flink's message" "$WORK/err" \
+    "Insufficient number of network buffers"
 finish
