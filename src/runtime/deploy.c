@@ -80,6 +80,7 @@ cf_task_output_setup(cf_task_t *t, int o, cf_net_env_t *net, int minimal,
                             "HASH edge into '%s' has no key selector",
                             consumer->name);
     w->key_ctx = &t->ctxs[out->op];
+    w->flush_always = t->flush_interval_ns == 0;
     w->rr = n > 1 ? t->subtask % n : 0;
     w->rng = 0x9e3779b97f4a7c15ULL ^ (uint64_t)(t->subtask + 1) * 7919;
     return 0;

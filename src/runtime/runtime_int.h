@@ -251,6 +251,7 @@ typedef struct cf_rw_s {
     int max_parallelism; /* of the consumer, for HASH */
     int consumers;       /* its parallelism */
     int rr;              /* round-robin position */
+    int flush_always;    /* buffer timeout 0: ship after every record */
     int rescale_lo, rescale_n;
     uint64_t rng;
     cf_key_t key;

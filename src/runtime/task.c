@@ -62,10 +62,18 @@ cf_rw_write(cf_rw_t *w, const cf_record_t *r)
             if (rc < 0)
                 return rc;
         }
+        if (__builtin_expect(w->flush_always, 0))
+            cf_net_partition_flush_all(&w->part);
         return 0;
     default: /* FORWARD, GLOBAL: one subpartition */
         ch = 0;
         break;
+    }
+    if (__builtin_expect(w->flush_always, 0)) {
+        int rc = cf_net_partition_write(&w->part, ch, r->data, r->len, r->ts);
+        if (rc == 0)
+            cf_net_partition_flush(&w->part, ch);
+        return rc;
     }
     return cf_net_partition_write(&w->part, ch, r->data, r->len, r->ts);
 }

@@ -332,11 +332,99 @@ test_pointwise_like_flink(void **st)
     }
 }
 
+/* Buffer timeout 0: a record ships at once, even while the source is
+ * still inside its next() call (Flink flushes after every record). */
+static atomic_int slow_first_seen_ms;
+static int64_t slow_t0;
+
+static int
+slow_src_next(cf_ctx_t *ctx)
+{
+    int *done = cf_task_local(ctx);
+    int64_t v = 7;
+    int rc;
+    if (done != NULL)
+        return CF_SOURCE_END;
+    cf_task_set_local(ctx, &slow_first_seen_ms); /* any non-NULL marker */
+    rc = cf_task_emit(ctx, &v, sizeof v, 0);
+    cf_sleep_ms(400); /* still inside next(): nothing would flush */
+    return rc < 0 ? rc : CF_OK;
+}
+
+static int
+slow_sink_invoke(cf_ctx_t *ctx, const cf_record_t *in)
+{
+    (void)ctx;
+    (void)in;
+    if (atomic_load(&slow_first_seen_ms) < 0)
+        atomic_store(&slow_first_seen_ms, (int)(cf_mono_ms() - slow_t0));
+    return CF_OK;
+}
+
+static const cf_source_ops_t slow_src_ops = {sizeof(cf_source_ops_t), NULL,
+                                             slow_src_next, NULL};
+static const cf_sink_ops_t slow_sink_ops = {sizeof(cf_sink_ops_t), NULL,
+                                            slow_sink_invoke, NULL, NULL};
+
+static void
+test_buffer_timeout_zero(void **st)
+{
+    cf_config_t *cfg = cf_config_new();
+    cf_job_t *job = CF_NEW(cf_job_t);
+    cf_net_env_t *net = cf_net_env_new(8 << 20, 32 * 1024);
+    cf_error_t *err = NULL;
+    cf_task_spec_t spec;
+    cf_task_t *src, *snk;
+    cf_stream_t *s;
+    (void)st;
+
+    assert_int_equal(cf_config_set(cfg, "execution.buffer-timeout.interval",
+                                   "0 ms", "test", &err),
+                     0);
+    job->env = cf_env_new(cfg, 1);
+    job->cfg = cfg;
+    cf_id_random(&job->job_id);
+    cf_id_to_hex(&job->job_id, job->job_id_hex);
+    s = cf_b_env_add_source(job->env, "src", &slow_src_ops, NULL);
+    s = cf_b_key_by(s, key_all, NULL);
+    cf_b_sink(s, "out", &slow_sink_ops, NULL);
+    assert_int_equal(cf_jobgraph_build(job, &err), 0);
+
+    memset(&spec, 0, sizeof spec);
+    spec.net = net;
+    spec.vertex = 1;
+    spec.nchannels = 1;
+    snk = cf_task_deploy(job, &spec, &err);
+    spec.vertex = 0;
+    spec.nchannels = 0;
+    src = cf_task_deploy(job, &spec, &err);
+    assert_non_null(snk);
+    assert_non_null(src);
+    cf_net_partition_connect(cf_task_output(src, 0), 0, cf_task_gate(snk),
+                             0);
+    atomic_fetch_add(cf_task_connected(src), 1);
+    atomic_store(&slow_first_seen_ms, -1);
+    slow_t0 = cf_mono_ms();
+    assert_int_equal(cf_task_start(snk, &err), 0);
+    assert_int_equal(cf_task_start(src, &err), 0);
+    cf_task_join(src);
+    cf_task_join(snk);
+    /* Seen long before the source's next() returned (400 ms). */
+    assert_true(atomic_load(&slow_first_seen_ms) >= 0);
+    assert_true(atomic_load(&slow_first_seen_ms) < 200);
+    cf_task_free(src);
+    cf_task_free(snk);
+    cf_net_env_destroy(net);
+    job_free(job);
+    cf_config_destroy(cfg);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pointwise_like_flink),
+        cmocka_unit_test(test_buffer_timeout_zero),
         cmocka_unit_test(test_bind_checks),
         cmocka_unit_test(test_deploy_and_run),
     };
