@@ -243,6 +243,24 @@ cf_ejv_t *cf_jobmaster_find_vertex(cf_jobmaster_t *jmr, const char *id_hex);
 void cf_jobmaster_task_counts(const cf_jobmaster_t *jmr,
                               int counts[CF_EXEC_STATE_COUNT]);
 
+/* Pipelined regions (regions.c): the connected components of the
+ * ExecutionGraph (all results are pipelined), for the `region` failover
+ * strategy. Subtask k of vertex v has index base[v] + k. */
+typedef struct cf_regions_s {
+    int nvertices;
+    int *base;        /* nvertices + 1 entries; base[nvertices]: total */
+    int *region_of;   /* per subtask index: 0..nregions-1, numbered in
+                       * the order of their first subtask */
+    int *region_size; /* subtasks per region */
+    int nregions;
+} cf_regions_t;
+/* Compute the regions of a (checked) job graph: an all-to-all edge joins
+ * all its subtasks, a pointwise one producer i with the consumers of
+ * cf_job_edge_consumers(). 0, or < 0 for a malformed graph. */
+int cf_regions_compute(const Cflink__JobGraph *g, cf_regions_t *r,
+                       cf_error_t **errp);
+void cf_regions_free(cf_regions_t *r);
+
 /* Restart strategies (restart.c): restart-strategy.type none,
  * fixed-delay, failure-rate, exponential-delay with Flink's keys and
  * defaults. */

@@ -8,11 +8,20 @@
  *
  * Design: slot sharing as Flink's default group. The job needs S = the
  * largest vertex parallelism slots; slot s hosts subtask s of every
- * vertex with parallelism > s. Subtasks are deployed all at once when the
- * S slots are held (Flink's default scheduler with one pipelined region).
- * Failover is global: every failure restarts all subtasks (from scratch
- * until checkpoints exist), keeping the slots that survived and asking
- * for those lost with their TaskManager.
+ * vertex with parallelism > s. A set of subtasks is deployed at once when
+ * the slots it needs are held (all of them at the start).
+ *
+ * Failover (jobmanager.execution.failover-strategy): `region` restarts
+ * the pipelined regions (regions.c) of the failed subtasks, `full` every
+ * subtask; a global failure (no slots in time) restarts everything. As
+ * Flink's DefaultScheduler, a failover is a group of regions: it asks the
+ * restart strategy once, moves the job to RESTARTING, cancels the
+ * group's subtasks, and when they are terminal and the backoff delay has
+ * passed resets them as new attempts (the job is RUNNING again once no
+ * group is left to reset) and deploys them when their slots are held.
+ * Other regions keep running. Restarts are from scratch until
+ * checkpoints exist; slots that survived are kept, those lost with their
+ * TaskManager are asked for again.
  *
  *   JobStatus:  INITIALIZING -> CREATED -> RUNNING -> FINISHED
  *               RUNNING -> RESTARTING -> RUNNING (restart strategy allows)
@@ -60,16 +69,34 @@ typedef struct jm_call_s {
     struct jm_call_s *prev, *next;
 } jm_call_t;
 
+/* Regions being (re)started: a failover whose subtasks are being
+ * canceled and wait out the backoff delay (Flink's vertices waiting for
+ * restart), then subtasks waiting for their slots to be deployed. The
+ * groups are disjoint. */
+typedef enum jm_group_phase_e {
+    JM_GROUP_CANCELING = 0,
+    JM_GROUP_WAITING, /* reset, SCHEDULED, deployed when slots are held */
+} jm_group_phase_t;
+
+typedef struct jm_group_s {
+    unsigned char *marks; /* per region: 1 when in the group */
+    jm_group_phase_t phase;
+    int64_t restart_at_ms; /* CANCELING: reset not before */
+    struct jm_group_s *next;
+} jm_group_t;
+
 typedef struct jm_priv_s {
     cf_restart_t *restart;
+    int region_failover; /* failover-strategy region (else full) */
+    cf_regions_t regions;
+    jm_group_t *groups;
     int nslots;       /* S */
     jm_slot_t *slots; /* S entries; slot s hosts subtasks s */
     int held;         /* used entries */
     int outstanding;  /* asked of the RM, not yet offered */
-    int deployed;     /* the current attempts were deployed */
     int ended;        /* globally terminal, slots released */
     int checking;
-    int64_t restart_at_ms; /* RESTARTING: restart not before */
+    int64_t restart_timer_at; /* when restart_timer fires */
     int64_t ask_timeout_ms;
     int64_t slot_timeout_ms;
     cf_timer_t *restart_timer;
@@ -81,7 +108,10 @@ typedef struct jm_priv_s {
 #define PRIV(jmr) ((jm_priv_t *)(jmr)->priv)
 
 static void check_progress(cf_jobmaster_t *jmr);
-static void handle_failover(cf_jobmaster_t *jmr, const char *failure);
+static void restart_fn(void *arg);
+static void failover(cf_jobmaster_t *jmr, const char *failure,
+                     unsigned char *marks, int v, int k);
+static void failover_global(cf_jobmaster_t *jmr, const char *failure);
 
 /* ------------------------------------------------------------------ */
 /* Helpers                                                             */
@@ -191,6 +221,168 @@ all_finished(const cf_jobmaster_t *jmr)
     for (int v = 0; v < jmr->nvertices; v++)
         for (int k = 0; k < jmr->vertices[v].parallelism; k++)
             if (jmr->vertices[v].subtasks[k].state != CF_EXEC_FINISHED)
+                return 0;
+    return 1;
+}
+
+/* Whether failures are handled (failover) in the job's status. */
+static int
+job_active(const cf_jobmaster_t *jmr)
+{
+    return jmr->status == CF_JOB_RUNNING ||
+           jmr->status == CF_JOB_RESTARTING;
+}
+
+/* ------------------------------------------------------------------ */
+/* Regions and groups                                                  */
+/* ------------------------------------------------------------------ */
+
+static int
+sub_region(const cf_jobmaster_t *jmr, int v, int k)
+{
+    const cf_regions_t *r = &PRIV(jmr)->regions;
+
+    return r->region_of[r->base[v] + k];
+}
+
+/* A region set: no region (all 0) or every region. */
+static unsigned char *
+marks_new(const cf_jobmaster_t *jmr, int all)
+{
+    int n = PRIV(jmr)->regions.nregions;
+    unsigned char *m = cf_calloc((size_t)(n > 0 ? n : 1), 1);
+
+    if (all)
+        memset(m, 1, (size_t)n);
+    return m;
+}
+
+/* Whether subtask k of vertex v is in the region set (NULL: all). */
+static int
+marked(const cf_jobmaster_t *jmr, const unsigned char *marks, int v, int k)
+{
+    return marks == NULL || marks[sub_region(jmr, v, k)];
+}
+
+static int
+marks_count_regions(const cf_jobmaster_t *jmr, const unsigned char *marks)
+{
+    int n = 0;
+
+    for (int r = 0; r < PRIV(jmr)->regions.nregions; r++)
+        n += marks[r] != 0;
+    return n;
+}
+
+/* Subtasks in the region set. */
+static int
+marks_count_tasks(const cf_jobmaster_t *jmr, const unsigned char *marks)
+{
+    const cf_regions_t *rg = &PRIV(jmr)->regions;
+    int n = 0;
+
+    for (int r = 0; r < rg->nregions; r++)
+        if (marks[r])
+            n += rg->region_size[r];
+    return n;
+}
+
+static jm_group_t *
+group_add(cf_jobmaster_t *jmr, unsigned char *marks, jm_group_phase_t phase,
+          int64_t restart_at_ms)
+{
+    jm_priv_t *p = PRIV(jmr);
+    jm_group_t *g = CF_NEW(jm_group_t);
+
+    g->marks = marks;
+    g->phase = phase;
+    g->restart_at_ms = restart_at_ms;
+    g->next = p->groups;
+    p->groups = g;
+    return g;
+}
+
+/* Unlink and free group g. */
+static void
+group_remove(cf_jobmaster_t *jmr, jm_group_t *g)
+{
+    jm_group_t **pp = &PRIV(jmr)->groups;
+
+    while (*pp != NULL && *pp != g)
+        pp = &(*pp)->next;
+    if (*pp == g)
+        *pp = g->next;
+    cf_free(g->marks);
+    cf_free(g);
+}
+
+static void
+groups_clear(cf_jobmaster_t *jmr)
+{
+    while (PRIV(jmr)->groups != NULL)
+        group_remove(jmr, PRIV(jmr)->groups);
+}
+
+static int
+group_count(const cf_jobmaster_t *jmr, jm_group_phase_t phase)
+{
+    int n = 0;
+
+    for (jm_group_t *g = PRIV(jmr)->groups; g != NULL; g = g->next)
+        n += g->phase == phase;
+    return n;
+}
+
+static int
+set_all_terminal(const cf_jobmaster_t *jmr, const unsigned char *marks)
+{
+    for (int v = 0; v < jmr->nvertices; v++)
+        for (int k = 0; k < jmr->vertices[v].parallelism; k++)
+            if (marked(jmr, marks, v, k) &&
+                !cf_exec_state_is_terminal(
+                    jmr->vertices[v].subtasks[k].state))
+                return 0;
+    return 1;
+}
+
+/* The slots the waiting groups need and the JobMaster does not hold:
+ * need[s] set (when need is not NULL); returns how many. */
+static int
+slots_needed(const cf_jobmaster_t *jmr, unsigned char *need)
+{
+    const jm_priv_t *p = PRIV(jmr);
+    int n = 0;
+
+    for (const jm_group_t *g = p->groups; g != NULL; g = g->next) {
+        if (g->phase != JM_GROUP_WAITING)
+            continue;
+        for (int v = 0; v < jmr->nvertices; v++) {
+            for (int k = 0; k < jmr->vertices[v].parallelism; k++) {
+                if (k >= p->nslots || p->slots[k].used ||
+                    !marked(jmr, g->marks, v, k))
+                    continue;
+                if (need == NULL) {
+                    n++; /* a slot may count more than once: only > 0
+                          * matters to callers without need */
+                } else if (!need[k]) {
+                    need[k] = 1;
+                    n++;
+                }
+            }
+        }
+    }
+    return n;
+}
+
+static int
+group_slots_ready(const cf_jobmaster_t *jmr, const jm_group_t *g)
+{
+    const jm_priv_t *p = PRIV(jmr);
+
+    for (int v = 0; v < jmr->nvertices; v++)
+        for (int k = 0; k < jmr->vertices[v].parallelism; k++)
+            if (marked(jmr, g->marks, v, k) &&
+                (k >= p->nslots || !p->slots[k].used))
                 return 0;
     return 1;
 }
@@ -349,37 +541,41 @@ slot_timeout_fn(void *arg)
     jm_priv_t *p = PRIV(jmr);
 
     p->slot_timer = NULL;
-    if (jmr->status != CF_JOB_RUNNING || p->deployed ||
-        p->held >= p->nslots)
+    if (!job_active(jmr) || slots_needed(jmr, NULL) == 0)
         return;
     cf_log_warn("Job %s (%s): %d of %d slot(s) after %" PRId64 " ms "
                 "(slot.request.timeout).",
                 jmr->name, jmr->job_id_hex, p->held, p->nslots,
                 p->slot_timeout_ms);
     add_exception(jmr, NO_RESOURCE_MSG, -1, 0);
-    handle_failover(jmr, NO_RESOURCE_MSG);
+    failover_global(jmr, NO_RESOURCE_MSG);
     check_progress(jmr);
 }
 
-/* Ask the ResourceManager for the slots still missing, and watch the
- * time it takes. */
+/* Ask the ResourceManager for the slots that subtasks waiting to be
+ * deployed still miss, and watch the time it takes. */
 static void
 request_missing(cf_jobmaster_t *jmr)
 {
     jm_priv_t *p = PRIV(jmr);
-    int need = p->nslots - p->held - p->outstanding;
+    unsigned char *need = cf_calloc((size_t)p->nslots, 1);
+    int missing = slots_needed(jmr, need);
+    int ask = missing - p->outstanding;
 
-    if (need > 0) {
-        p->outstanding += need;
-        cf_log_info("Job %s (%s): requesting %d slot(s) (%d held, %d "
-                    "needed).",
-                    jmr->name, jmr->job_id_hex, need, p->held, p->nslots);
-        cf_rm_request_slots(jm_rm(jmr), &jmr->job_id, need);
+    cf_free(need);
+    if (ask > 0) {
+        p->outstanding += ask;
+        cf_log_info("Job %s (%s): requesting %d slot(s) (%d of %d "
+                    "held).",
+                    jmr->name, jmr->job_id_hex, ask, p->held, p->nslots);
+        cf_rm_request_slots(jm_rm(jmr), &jmr->job_id, ask);
     }
-    if (p->held < p->nslots && p->slot_timer == NULL && jmr->jm != NULL &&
+    if (missing > 0 && p->slot_timer == NULL && jmr->jm != NULL &&
         jmr->jm->loop != NULL)
         p->slot_timer = cf_loop_timer(jmr->jm->loop, p->slot_timeout_ms, 0,
                                       slot_timeout_fn, jmr);
+    else if (missing == 0)
+        timer_stop(&p->slot_timer);
 }
 
 /* Release every held slot: FreeSlot to its TaskManager (still
@@ -433,6 +629,22 @@ offer_expected(cf_jobmaster_t *jmr, const char *resource_id,
         }
     }
     return 0;
+}
+
+/* Subtask k of vertex v failed (already FAILED or CANCELED): an entry
+ * in the exception history and a failover of its region, while the job
+ * handles failures. */
+static void
+task_failed(cf_jobmaster_t *jmr, const char *failure, int v, int k)
+{
+    unsigned char *marks;
+
+    if (!job_active(jmr))
+        return;
+    add_exception(jmr, failure, v, k);
+    marks = marks_new(jmr, 0);
+    marks[sub_region(jmr, v, k)] = 1;
+    failover(jmr, failure, marks, v, k);
 }
 
 /* ------------------------------------------------------------------ */
@@ -591,10 +803,7 @@ submit_cb(cf_rpc_conn_t *c, int status, const char *error,
             exec_move(jmr, v, k, CF_EXEC_CANCELED, NULL);
         } else {
             exec_move(jmr, v, k, CF_EXEC_FAILED, why);
-            if (jmr->status == CF_JOB_RUNNING) {
-                add_exception(jmr, why, v, k);
-                handle_failover(jmr, why);
-            }
+            task_failed(jmr, why, v, k);
         }
         cf_free(why);
         check_progress(jmr);
@@ -648,17 +857,17 @@ submit_one(cf_jobmaster_t *jmr, int v, int k, const cfg_list_t *cfgl)
     return rc;
 }
 
-/* Deploy every subtask into the held slots. */
+/* Deploy the subtasks of a region set into the held slots (their
+ * producers are in the set: regions are closed under channels). */
 static void
-deploy_all(cf_jobmaster_t *jmr)
+deploy_set(cf_jobmaster_t *jmr, const unsigned char *marks)
 {
     jm_priv_t *p = PRIV(jmr);
     cfg_list_t cfgl;
+    unsigned char *failed = NULL;
     int first_v = -1, first_k = 0;
     char a[CF_ID_HEX_LEN + 1], al[CF_ID_HEX_LEN + 1];
 
-    timer_stop(&p->slot_timer);
-    p->deployed = 1;
     /* Every attempt id and location first: gates name the producers. */
     for (int v = 0; v < jmr->nvertices; v++) {
         cf_ejv_t *ejv = &jmr->vertices[v];
@@ -667,6 +876,8 @@ deploy_all(cf_jobmaster_t *jmr)
             cf_exec_vertex_t *ev = &ejv->subtasks[k];
             jm_slot_t *sl = &p->slots[k];
 
+            if (!marked(jmr, marks, v, k) || ev->state != CF_EXEC_SCHEDULED)
+                continue;
             cf_id_random(&ev->attempt_id);
             ev->allocation_id = sl->allocation_id;
             cf_free(ev->tm_resource_id);
@@ -674,11 +885,9 @@ deploy_all(cf_jobmaster_t *jmr)
             ev->tm_resource_id = cf_strdup(sl->resource_id);
             ev->tm_host = cf_strdup(sl->host);
             ev->tm_data_port = sl->data_port;
+            exec_move(jmr, v, k, CF_EXEC_DEPLOYING, NULL);
         }
     }
-    for (int v = 0; v < jmr->nvertices; v++)
-        for (int k = 0; k < jmr->vertices[v].parallelism; k++)
-            exec_move(jmr, v, k, CF_EXEC_DEPLOYING, NULL);
 
     cfg_list_build(&cfgl, jmr->job_cfg);
     for (int v = 0; v < jmr->nvertices; v++) {
@@ -687,7 +896,7 @@ deploy_all(cf_jobmaster_t *jmr)
         for (int k = 0; k < ejv->parallelism; k++) {
             cf_exec_vertex_t *ev = &ejv->subtasks[k];
 
-            if (ev->state != CF_EXEC_DEPLOYING)
+            if (!marked(jmr, marks, v, k) || ev->state != CF_EXEC_DEPLOYING)
                 continue;
             cf_log_info("Deploying %s (%d/%d) (attempt #%d) with attempt id "
                         "%s and vertex id %s_%d to %s @ %s (dataPort=%d) "
@@ -700,6 +909,9 @@ deploy_all(cf_jobmaster_t *jmr)
                 exec_move(jmr, v, k, CF_EXEC_FAILED,
                           "Could not deploy the task: the TaskManager is "
                           "not connected");
+                if (failed == NULL)
+                    failed = marks_new(jmr, 0);
+                failed[sub_region(jmr, v, k)] = 1;
                 if (first_v < 0) {
                     first_v = v;
                     first_k = k;
@@ -708,22 +920,43 @@ deploy_all(cf_jobmaster_t *jmr)
         }
     }
     cfg_list_free(&cfgl);
-    if (first_v >= 0 && jmr->status == CF_JOB_RUNNING) {
+    if (first_v >= 0 && job_active(jmr)) {
         const char *f = jmr->vertices[first_v].subtasks[first_k].failure;
 
         add_exception(jmr, f, first_v, first_k);
-        handle_failover(jmr, f);
+        failover(jmr, f, failed, first_v, first_k);
+    } else {
+        cf_free(failed);
     }
 }
 
+/* Deploy every waiting group whose slots are all held. */
 static void
-maybe_deploy(cf_jobmaster_t *jmr)
+try_deploy(cf_jobmaster_t *jmr)
 {
     jm_priv_t *p = PRIV(jmr);
 
-    if (jmr->status == CF_JOB_RUNNING && !p->deployed &&
-        p->held >= p->nslots)
-        deploy_all(jmr);
+    while (job_active(jmr) && !p->ended) {
+        jm_group_t *g;
+
+        for (g = p->groups; g != NULL; g = g->next)
+            if (g->phase == JM_GROUP_WAITING && group_slots_ready(jmr, g))
+                break;
+        if (g == NULL)
+            break;
+        /* Unlinked before deploying: a failed deployment starts a
+         * failover that must not find it. */
+        {
+            unsigned char *marks = g->marks;
+
+            g->marks = NULL;
+            group_remove(jmr, g);
+            deploy_set(jmr, marks);
+            cf_free(marks);
+        }
+    }
+    if (slots_needed(jmr, NULL) == 0)
+        timer_stop(&p->slot_timer);
 }
 
 /* ------------------------------------------------------------------ */
@@ -809,15 +1042,17 @@ cancel_timeout_fn(void *arg)
     check_progress(jmr);
 }
 
+/* Cancel the subtasks of a region set (NULL: all). */
 static void
-cancel_all(cf_jobmaster_t *jmr)
+cancel_set(cf_jobmaster_t *jmr, const unsigned char *marks)
 {
     jm_priv_t *p = PRIV(jmr);
     int waiting = 0;
 
     for (int v = 0; v < jmr->nvertices; v++)
         for (int k = 0; k < jmr->vertices[v].parallelism; k++)
-            cancel_one(jmr, v, k);
+            if (marked(jmr, marks, v, k))
+                cancel_one(jmr, v, k);
     for (int v = 0; v < jmr->nvertices; v++)
         for (int k = 0; k < jmr->vertices[v].parallelism; k++)
             waiting |= jmr->vertices[v].subtasks[k].state ==
@@ -834,20 +1069,82 @@ cancel_all(cf_jobmaster_t *jmr)
 /* ------------------------------------------------------------------ */
 
 static void
+cancel_all(cf_jobmaster_t *jmr)
+{
+    cancel_set(jmr, NULL);
+}
+
+/* Arm the restart timer for the earliest failover whose subtasks are all
+ * terminal. */
+static void
+restart_arm(cf_jobmaster_t *jmr)
+{
+    jm_priv_t *p = PRIV(jmr);
+    int64_t at = INT64_MAX, now;
+
+    for (jm_group_t *g = p->groups; g != NULL; g = g->next)
+        if (g->phase == JM_GROUP_CANCELING && g->restart_at_ms < at &&
+            set_all_terminal(jmr, g->marks))
+            at = g->restart_at_ms;
+    if (at == INT64_MAX || jmr->jm == NULL || jmr->jm->loop == NULL)
+        return;
+    if (p->restart_timer != NULL && p->restart_timer_at <= at)
+        return;
+    timer_stop(&p->restart_timer);
+    now = cf_now_ms();
+    p->restart_timer_at = at;
+    p->restart_timer = cf_loop_timer(jmr->jm->loop, at > now ? at - now : 0,
+                                     0, restart_fn, jmr);
+}
+
+/* Reset the subtasks of a failover as new attempts (SCHEDULED). */
+static void
+restart_group(cf_jobmaster_t *jmr, jm_group_t *g)
+{
+    for (int v = 0; v < jmr->nvertices; v++) {
+        for (int k = 0; k < jmr->vertices[v].parallelism; k++) {
+            if (!marked(jmr, g->marks, v, k))
+                continue;
+            exec_reset(&jmr->vertices[v].subtasks[k]);
+            exec_move(jmr, v, k, CF_EXEC_SCHEDULED, NULL);
+        }
+    }
+}
+
+/* The backoff delay of a failover passed (and its subtasks are
+ * terminal): reset its subtasks; RESTARTING -> RUNNING when no failover
+ * waits any more (Flink's DefaultScheduler.restartTasks); ask for the
+ * slots they miss and deploy. */
+static void
 restart_fn(void *arg)
 {
     cf_jobmaster_t *jmr = arg;
     jm_priv_t *p = PRIV(jmr);
+    int64_t now = cf_now_ms();
+    int any = 0;
 
     p->restart_timer = NULL;
-    if (jmr->status != CF_JOB_RESTARTING || !all_terminal(jmr))
+    if (!job_active(jmr) || p->ended)
         return;
-    jmr->num_restarts++;
-    cf_log_info("Restarting job %s (%s): attempt %d.", jmr->name,
-                jmr->job_id_hex, jmr->num_restarts);
-    if (set_status(jmr, CF_JOB_RUNNING) < 0)
+    for (jm_group_t *g = p->groups; g != NULL; g = g->next) {
+        if (g->phase != JM_GROUP_CANCELING || g->restart_at_ms > now ||
+            !set_all_terminal(jmr, g->marks))
+            continue;
+        g->phase = JM_GROUP_WAITING;
+        g->restart_at_ms = -1; /* reset below */
+        jmr->num_restarts++;
+        any = 1;
+        cf_log_info("Restarting job %s (%s): attempt %d (%d task(s)).",
+                    jmr->name, jmr->job_id_hex, jmr->num_restarts,
+                    marks_count_tasks(jmr, g->marks));
+    }
+    if (!any) {
+        check_progress(jmr);
         return;
-    p->deployed = 0;
+    }
+    if (jmr->status == CF_JOB_RESTARTING &&
+        group_count(jmr, JM_GROUP_CANCELING) == 0)
+        set_status(jmr, CF_JOB_RUNNING);
     /* Slots of TaskManagers that left are gone. */
     for (int s = 0; s < p->nslots; s++) {
         if (p->slots[s].used &&
@@ -856,44 +1153,108 @@ restart_fn(void *arg)
             p->held--;
         }
     }
-    for (int v = 0; v < jmr->nvertices; v++) {
-        for (int k = 0; k < jmr->vertices[v].parallelism; k++) {
-            exec_reset(&jmr->vertices[v].subtasks[k]);
-            exec_move(jmr, v, k, CF_EXEC_SCHEDULED, NULL);
+    for (jm_group_t *g = p->groups; g != NULL; g = g->next) {
+        if (g->phase == JM_GROUP_WAITING && g->restart_at_ms == -1) {
+            g->restart_at_ms = 0;
+            restart_group(jmr, g);
         }
     }
     request_missing(jmr);
-    maybe_deploy(jmr);
+    try_deploy(jmr);
     check_progress(jmr);
 }
 
-/* A failure while RUNNING: restart if the strategy allows, else fail. */
+/* The restart strategy does not allow a restart: FAILING, every subtask
+ * canceled; FAILED when all are terminal. */
 static void
-handle_failover(cf_jobmaster_t *jmr, const char *failure)
+fail_job(cf_jobmaster_t *jmr, const char *failure)
+{
+    jm_priv_t *p = PRIV(jmr);
+
+    cf_log_info("Job %s (%s) failed (%s): recovery is suppressed by %s.",
+                jmr->name, jmr->job_id_hex, failure,
+                cf_restart_describe(p->restart));
+    set_status(jmr, CF_JOB_FAILING); /* from RUNNING or RESTARTING */
+    cf_free(jmr->failure);
+    jmr->failure = cf_strdup(failure ? failure : "unknown failure");
+    groups_clear(jmr);
+    timer_stop(&p->restart_timer);
+    timer_stop(&p->slot_timer);
+    cancel_all(jmr);
+}
+
+/* A failure while the job runs (Flink's DefaultScheduler
+ * handleTaskFailure / handleGlobalFailure): the regions to restart are
+ * marks (owned; NULL: every region), all of them with the `full`
+ * strategy; v, k name the failed subtask (v < 0: a global failure).
+ * Groups the failover overlaps join it. The restart strategy counts the
+ * failover as one failure: restart allowed -> RESTARTING, cancel the
+ * regions' subtasks, reset them after the delay; else fail the job. */
+static void
+failover(cf_jobmaster_t *jmr, const char *failure, unsigned char *marks,
+         int v, int k)
 {
     jm_priv_t *p = PRIV(jmr);
     int64_t now = cf_now_ms(), delay = 0;
+    int global = v < 0 || marks == NULL || !p->region_failover;
+    int ntasks, nregions = p->regions.nregions;
+    char a[CF_ID_HEX_LEN + 1];
 
-    if (jmr->status != CF_JOB_RUNNING && jmr->status != CF_JOB_CREATED)
+    if (!job_active(jmr) || p->ended) {
+        cf_free(marks);
         return;
-    timer_stop(&p->slot_timer);
-    if (cf_restart_can_restart(p->restart, now, &delay)) {
-        cf_log_info("Job %s (%s) failed (%s): restarting in %" PRId64
-                    " ms (%s).",
-                    jmr->name, jmr->job_id_hex, failure, delay,
-                    cf_restart_describe(p->restart));
-        set_status(jmr, CF_JOB_RESTARTING);
-        p->restart_at_ms = now + delay;
-    } else {
-        cf_log_info("Job %s (%s) failed (%s): recovery is suppressed by "
-                    "%s.",
-                    jmr->name, jmr->job_id_hex, failure,
-                    cf_restart_describe(p->restart));
-        set_status(jmr, CF_JOB_FAILING);
-        cf_free(jmr->failure);
-        jmr->failure = cf_strdup(failure ? failure : "unknown failure");
     }
-    cancel_all(jmr);
+    if (!global)
+        cf_log_info("Calculating tasks to restart to recover the failed "
+                    "task %s_%d.",
+                    jmr->vertices[v].id_hex, k);
+    if (marks == NULL || !p->region_failover) {
+        cf_free(marks);
+        marks = marks_new(jmr, 1);
+    }
+    /* Failovers and waiting subtasks in these regions join this one. */
+    for (jm_group_t *g = p->groups, *next; g != NULL; g = next) {
+        int overlap = 0;
+
+        next = g->next;
+        for (int r = 0; r < nregions && !overlap; r++)
+            overlap = g->marks[r] && marks[r];
+        if (!overlap)
+            continue;
+        for (int r = 0; r < nregions; r++)
+            marks[r] |= g->marks[r];
+        group_remove(jmr, g);
+    }
+    ntasks = marks_count_tasks(jmr, marks);
+    if (!cf_restart_can_restart(p->restart, now, &delay)) {
+        cf_free(marks);
+        fail_job(jmr, failure);
+        return;
+    }
+    if (v < 0)
+        cf_log_info("%d tasks will be restarted to recover from a global "
+                    "failure.",
+                    ntasks);
+    else
+        cf_log_info("%d tasks will be restarted to recover the failed task "
+                    "%s.",
+                    ntasks, hex(&jmr->vertices[v].subtasks[k].attempt_id, a));
+    cf_log_info("Job %s (%s) failed (%s): restarting %d of %d region(s) in "
+                "%" PRId64 " ms (%s).",
+                jmr->name, jmr->job_id_hex, failure,
+                marks_count_regions(jmr, marks), nregions, delay,
+                cf_restart_describe(p->restart));
+    set_status(jmr, CF_JOB_RESTARTING);
+    group_add(jmr, marks, JM_GROUP_CANCELING, now + delay);
+    cancel_set(jmr, marks);
+    if (slots_needed(jmr, NULL) == 0)
+        timer_stop(&p->slot_timer);
+}
+
+static void
+failover_global(cf_jobmaster_t *jmr, const char *failure)
+{
+    failover(jmr, failure, NULL, -1, 0);
 }
 
 /* The job is globally terminal: give everything back. */
@@ -929,10 +1290,15 @@ check_progress(cf_jobmaster_t *jmr)
     p->checking = 1;
     switch (jmr->status) {
     case CF_JOB_RUNNING:
-        if (p->deployed && all_finished(jmr)) {
+        if (p->groups == NULL && all_finished(jmr)) {
             set_status(jmr, CF_JOB_FINISHED);
             job_ended(jmr);
+            break;
         }
+        restart_arm(jmr);
+        break;
+    case CF_JOB_RESTARTING:
+        restart_arm(jmr);
         break;
     case CF_JOB_FAILING:
         if (all_terminal(jmr)) {
@@ -944,18 +1310,6 @@ check_progress(cf_jobmaster_t *jmr)
         if (all_terminal(jmr)) {
             set_status(jmr, CF_JOB_CANCELED);
             job_ended(jmr);
-        }
-        break;
-    case CF_JOB_RESTARTING:
-        if (all_terminal(jmr) && p->restart_timer == NULL) {
-            int64_t d = p->restart_at_ms - cf_now_ms();
-
-            timer_stop(&p->cancel_timer);
-            if (d < 0)
-                d = 0;
-            if (jmr->jm != NULL && jmr->jm->loop != NULL)
-                p->restart_timer =
-                    cf_loop_timer(jmr->jm->loop, d, 0, restart_fn, jmr);
         }
         break;
     default:
@@ -976,6 +1330,7 @@ on_offer_slots(cf_jobmaster_t *jmr, cf_rpc_conn_t *c, uint64_t req_id,
     Cflink__Envelope env = CFLINK__ENVELOPE__INIT;
     Cflink__OfferSlotsResponse resp = CFLINK__OFFER_SLOTS_RESPONSE__INIT;
     ProtobufCBinaryData *acc = NULL;
+    unsigned char *need = NULL;
     cf_rm_tm_t *tm;
     int want;
 
@@ -1011,8 +1366,18 @@ on_offer_slots(cf_jobmaster_t *jmr, cf_rpc_conn_t *c, uint64_t req_id,
             cf_rm_slot_released(jm_rm(jmr), os->resource_id, &alloc);
             continue;
         }
-        for (s = 0; s < p->nslots && p->slots[s].used; s++)
+        /* The first free slot index that waiting subtasks need, else
+         * the first free one. */
+        if (need == NULL) {
+            need = cf_calloc((size_t)p->nslots, 1);
+            slots_needed(jmr, need);
+        }
+        for (s = 0; s < p->nslots && (p->slots[s].used || !need[s]); s++)
             ;
+        if (s == p->nslots)
+            for (s = 0; s < p->nslots && p->slots[s].used; s++)
+                ;
+        need[s] = 0;
         p->slots[s].used = 1;
         p->slots[s].resource_id = cf_strdup(os->resource_id);
         p->slots[s].allocation_id = alloc;
@@ -1033,7 +1398,8 @@ on_offer_slots(cf_jobmaster_t *jmr, cf_rpc_conn_t *c, uint64_t req_id,
     if (req_id != 0)
         cf_rpc_reply(c, req_id, &env);
     cf_free(acc);
-    maybe_deploy(jmr);
+    cf_free(need);
+    try_deploy(jmr);
     check_progress(jmr);
 }
 
@@ -1131,12 +1497,9 @@ on_update_state(cf_jobmaster_t *jmr,
             u->failure && u->failure[0] ? u->failure : "unknown failure";
 
         exec_move(jmr, v, k, CF_EXEC_FAILED, f);
-        if (jmr->status == CF_JOB_RUNNING) {
-            add_exception(jmr, f, v, k);
-            handle_failover(jmr, f);
-        }
+        task_failed(jmr, f, v, k);
     } else if (to == CF_EXEC_CANCELED && ev->state != CF_EXEC_CANCELING &&
-               jmr->status == CF_JOB_RUNNING) {
+               job_active(jmr)) {
         /* Canceled without our asking: a failure of the task. */
         char *f = cf_asprintf("%s (%d/%d) was canceled by TaskManager %s "
                               "without a request of the JobManager.",
@@ -1145,8 +1508,7 @@ on_update_state(cf_jobmaster_t *jmr,
                               ev->tm_resource_id ? ev->tm_resource_id : "?");
 
         exec_move(jmr, v, k, CF_EXEC_CANCELED, NULL);
-        add_exception(jmr, f, v, k);
-        handle_failover(jmr, f);
+        task_failed(jmr, f, v, k);
         cf_free(f);
     } else {
         exec_move(jmr, v, k, to, NULL);
@@ -1188,13 +1550,15 @@ cf_jobmaster_tm_lost(cf_jobmaster_t *jmr, const char *resource_id,
                      const char *reason)
 {
     jm_priv_t *p;
+    unsigned char *failed;
     int first_v = -1, first_k = 0, dropped = 0;
 
     if (jmr == NULL || resource_id == NULL || jmr->priv == NULL)
         return;
     p = PRIV(jmr);
-    if (p->ended)
+    if (p->ended || jmr->vertices == NULL)
         return;
+    failed = marks_new(jmr, 0);
     /* Its slots are gone (no FreeSlot). */
     for (int s = 0; s < p->nslots; s++) {
         if (p->slots[s].used &&
@@ -1217,6 +1581,7 @@ cf_jobmaster_tm_lost(cf_jobmaster_t *jmr, const char *resource_id,
                 continue;
             }
             exec_move(jmr, v, k, CF_EXEC_FAILED, reason);
+            failed[sub_region(jmr, v, k)] = 1;
             if (first_v < 0) {
                 first_v = v;
                 first_k = k;
@@ -1226,12 +1591,15 @@ cf_jobmaster_tm_lost(cf_jobmaster_t *jmr, const char *resource_id,
     if (dropped > 0)
         cf_log_info("Job %s (%s): lost %d slot(s) with TaskManager %s.",
                     jmr->name, jmr->job_id_hex, dropped, resource_id);
-    if (first_v >= 0 && jmr->status == CF_JOB_RUNNING) {
+    /* The union of the failed subtasks' regions restarts (one failover,
+     * one failure for the restart strategy). */
+    if (first_v >= 0 && job_active(jmr)) {
         add_exception(jmr, reason, first_v, first_k);
-        handle_failover(jmr, reason);
-    } else if (dropped > 0 && jmr->status == CF_JOB_RUNNING &&
-               !p->deployed) {
-        request_missing(jmr);
+        failover(jmr, reason, failed, first_v, first_k);
+    } else {
+        cf_free(failed);
+        if (dropped > 0 && job_active(jmr))
+            request_missing(jmr);
     }
     check_progress(jmr);
 }
@@ -1341,6 +1709,13 @@ cf_jobmaster_new(cf_jm_t *jm, const cf_jobmaster_spec_t *spec,
         cf_error_prefix(errp, "job %s", jmr->job_id_hex);
         goto fail;
     }
+    if (cf_regions_compute(jmr->graph, &p->regions, errp) < 0) {
+        cf_error_prefix(errp, "job %s", jmr->job_id_hex);
+        goto fail;
+    }
+    p->region_failover = cf_config_get_enum(
+                             cfg, "jobmanager.execution.failover-strategy") !=
+                         0; /* full|region */
     p->ask_timeout_ms =
         cf_config_get_duration_ms(cfg, "pekko.ask.timeout", 10000);
     if (p->ask_timeout_ms <= 0)
@@ -1378,6 +1753,10 @@ cf_jobmaster_new(cf_jm_t *jm, const cf_jobmaster_spec_t *spec,
     cf_log_info("Created JobMaster for job %s (%s): %d vertices, %d "
                 "slot(s) needed.",
                 jmr->name, jmr->job_id_hex, jmr->nvertices, S);
+    cf_log_info("Using failover strategy %s for %s (%s): %d pipelined "
+                "region(s).",
+                p->region_failover ? "region" : "full", jmr->name,
+                jmr->job_id_hex, p->regions.nregions);
     set_status(jmr, CF_JOB_CREATED);
     return jmr;
 
@@ -1402,8 +1781,10 @@ cf_jobmaster_start(cf_jobmaster_t *jmr)
     for (int v = 0; v < jmr->nvertices; v++)
         for (int k = 0; k < jmr->vertices[v].parallelism; k++)
             exec_move(jmr, v, k, CF_EXEC_SCHEDULED, NULL);
+    /* Everything waits for its slots (deployed at once when all held). */
+    group_add(jmr, marks_new(jmr, 1), JM_GROUP_WAITING, 0);
     request_missing(jmr);
-    maybe_deploy(jmr);
+    try_deploy(jmr);
     check_progress(jmr);
 }
 
@@ -1423,6 +1804,7 @@ cf_jobmaster_cancel(cf_jobmaster_t *jmr)
         return;
     timer_stop(&p->restart_timer);
     timer_stop(&p->slot_timer);
+    groups_clear(jmr);
     cancel_all(jmr);
     check_progress(jmr);
 }
@@ -1474,6 +1856,8 @@ cf_jobmaster_destroy(cf_jobmaster_t *jmr)
         for (int s = 0; s < p->nslots; s++)
             slot_clear(&p->slots[s]);
         cf_free(p->slots);
+        groups_clear(jmr);
+        cf_regions_free(&p->regions);
         cf_restart_destroy(p->restart);
         cf_free(p);
     }

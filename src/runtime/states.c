@@ -58,6 +58,8 @@ cf_job_status_can_move(cf_job_status_t from, cf_job_status_t to)
         return from == CF_JOB_CREATED || from == CF_JOB_RECONCILING ||
                from == CF_JOB_RESTARTING;
     case CF_JOB_FAILING:
+        return from == CF_JOB_RUNNING || from == CF_JOB_CREATED ||
+               from == CF_JOB_RESTARTING;
     case CF_JOB_RESTARTING:
         return from == CF_JOB_RUNNING || from == CF_JOB_CREATED ||
                from == CF_JOB_FAILING;
