@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/types.h>
 
 /* ------------------------------------------------------------------ */
@@ -179,6 +180,97 @@ static inline int
 cf_keygroup_to_operator(int key_group, int max_parallelism, int parallelism)
 {
     return (int)((int64_t)key_group * parallelism / max_parallelism);
+}
+
+/* cf_murmur3_32(data, len, 0) with keys of 4 and 8 bytes (int and long
+ * keys, the common case) hashed inline: the same result, without the
+ * call and the generic block loop. */
+static inline uint32_t
+cf_murmur3_32_block(uint32_t h, const uint8_t *p)
+{
+    uint32_t k;
+    memcpy(&k, p, 4);
+    k *= 0xcc9e2d51u;
+    k = (k << 15) | (k >> 17);
+    k *= 0x1b873593u;
+    h ^= k;
+    h = (h << 13) | (h >> 19);
+    return h * 5 + 0xe6546b64u;
+}
+
+static inline uint32_t
+cf_murmur3_32_key(const void *data, size_t len)
+{
+    uint32_t h;
+
+    if (len == 8)
+        h = cf_murmur3_32_block(
+            cf_murmur3_32_block(0, data), (const uint8_t *)data + 4);
+    else if (len == 4)
+        h = cf_murmur3_32_block(0, data);
+    else
+        return cf_murmur3_32(data, len, 0);
+    h ^= (uint32_t)len;
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
+    return h;
+}
+
+/* A key-group router for a fixed max parallelism and parallelism:
+ * cf_keygroup_to_operator(cf_keygroup_of_hash(h, maxp), maxp, p) without
+ * a division per record. A power-of-two max parallelism (Flink's default
+ * 128, every default) takes a mask and a shift; any other one takes
+ * Lemire's exact 32-bit fastmod / fastdiv ("Faster Remainder by Direct
+ * Computation", 2019), where the 64-bit platform has 128-bit products,
+ * else plain division. */
+typedef struct cf_keygroup_router_s {
+    uint32_t max_parallelism;
+    uint32_t parallelism;
+    int pow2;       /* max_parallelism is a power of two */
+    uint32_t shift; /* log2(max_parallelism) when pow2 */
+    uint64_t m;     /* UINT64_MAX / max_parallelism + 1, or 0 */
+} cf_keygroup_router_t;
+
+static inline void
+cf_keygroup_router_init(cf_keygroup_router_t *r, int max_parallelism,
+                        int parallelism)
+{
+    uint32_t d = (uint32_t)max_parallelism;
+
+    r->max_parallelism = d;
+    r->parallelism = (uint32_t)parallelism;
+    r->pow2 = d > 0 && (d & (d - 1)) == 0;
+    r->shift = 0;
+    while (r->pow2 && (1u << r->shift) < d)
+        r->shift++;
+    /* fastdiv needs kg * parallelism < 2^32: max parallelism <= 65535
+     * (cflink's limit is 32768); beyond that, plain division. */
+    r->m = d > 1 && d <= 65535 ? UINT64_MAX / d + 1 : 0;
+}
+
+/* The operator index that owns the key group of hash. */
+static inline int
+cf_keygroup_router_route(const cf_keygroup_router_t *r, uint32_t hash)
+{
+    uint32_t d = r->max_parallelism, kg;
+
+    if (r->pow2) {
+        kg = hash & (d - 1);
+        return (int)(((uint64_t)kg * r->parallelism) >> r->shift);
+    }
+#ifdef __SIZEOF_INT128__
+    if (r->m != 0) {
+        /* kg * p < d * d < 2^32: 32-bit operands, as the method needs. */
+        kg = (uint32_t)(((unsigned __int128)(r->m * hash) * d) >> 64);
+        return (int)(((unsigned __int128)r->m * (kg * r->parallelism)) >>
+                     64);
+    }
+#endif
+    kg = hash % d;
+    return (int)((uint64_t)kg * r->parallelism / d);
 }
 
 /* The key groups [*start, *end] owned by operator index idx. */

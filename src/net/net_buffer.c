@@ -36,12 +36,23 @@ struct cf_net_env_s {
     int64_t available; /* guarded by mu */
 };
 
+/* A buffer header alone on its cache line: the writer updates the len of
+ * the buffer it fills with every record while other threads read and
+ * recycle the neighbouring buffers (no false sharing). */
+typedef union cf_net_buf_slot_u {
+    cf_net_buf_t b;
+    uint8_t line[CF_NET_SEGMENT_ALIGN];
+} cf_net_buf_slot_t;
+
+_Static_assert(sizeof(cf_net_buf_t) <= CF_NET_SEGMENT_ALIGN,
+               "a buffer header fits a cache line");
+
 struct cf_net_pool_s {
     cf_net_env_t *env;
     cf_signal_t *owner;
     uint32_t n;
     uint8_t *mem;       /* n * segment_size bytes */
-    cf_net_buf_t *bufs; /* n buffer headers */
+    union cf_net_buf_slot_u *bufs; /* n buffer headers */
     pthread_mutex_t mu;
     cf_net_buf_t *free; /* guarded by mu */
     atomic_uint nfree;  /* written under mu, read anywhere */
@@ -112,7 +123,7 @@ cf_net_pool_new(cf_net_env_t *env, uint32_t n, cf_signal_t *owner,
     cf_net_pool_t *pool;
     int64_t avail;
     size_t bytes;
-    void *mem = NULL;
+    void *mem = NULL, *hdrs = NULL;
     uint32_t i;
 
     pthread_mutex_lock(&env->mu);
@@ -146,11 +157,17 @@ cf_net_pool_new(cf_net_env_t *env, uint32_t n, cf_signal_t *owner,
     pool->owner = owner;
     pool->n = n;
     pool->mem = mem;
-    pool->bufs = cf_calloc(n ? n : 1, sizeof(cf_net_buf_t));
+    if (posix_memalign(&hdrs, CF_NET_SEGMENT_ALIGN,
+                       (n ? n : 1) * sizeof(cf_net_buf_slot_t)) != 0) {
+        cf_log_error("out of memory (%u network buffer headers)", n);
+        abort();
+    }
+    memset(hdrs, 0, (n ? n : 1) * sizeof(cf_net_buf_slot_t));
+    pool->bufs = hdrs;
     pthread_mutex_init(&pool->mu, NULL);
     /* Push in reverse so that the first request gets segment 0. */
     for (i = n; i > 0; i--) {
-        cf_net_buf_t *b = &pool->bufs[i - 1];
+        cf_net_buf_t *b = &pool->bufs[i - 1].b;
         b->pool = pool;
         b->data = pool->mem + (size_t)(i - 1) * env->segment_size;
         b->size = env->segment_size;
@@ -181,7 +198,7 @@ cf_net_pool_destroy(cf_net_pool_t *pool)
     pthread_mutex_unlock(&env->mu);
 
     free(pool->mem);
-    cf_free(pool->bufs);
+    free(pool->bufs);
     cf_free(pool);
 }
 

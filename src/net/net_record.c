@@ -20,8 +20,9 @@
  * cannot wait on data stuck behind this task's wait.
  *
  * Reader. A record whose payload lies whole in the buffer is returned in
- * place (zero copy). A spanning record is copied into the reader's
- * reassembly buffer across as many buffers of its channel as it takes.
+ * place (zero copy; cf_net_reader_next, inline in net.h, does that). A
+ * spanning record is copied into the reader's reassembly buffer across as
+ * many buffers of its channel as it takes.
  * A buffer is recycled when next() finds it exhausted, so the record
  * returned last stays valid until the following call.
  */
@@ -261,7 +262,7 @@ cf_net_reader_done(cf_net_reader_t *r)
 }
 
 int
-cf_net_reader_next(cf_net_reader_t *r, cf_record_t *rec)
+cf_net_reader_next_slow(cf_net_reader_t *r, cf_record_t *rec)
 {
     cf_net_buf_t *b = r->buf;
     uint32_t len, avail, take;

@@ -66,6 +66,7 @@ cf_task_output_setup(cf_task_t *t, int o, cf_net_env_t *net, int minimal,
     w->partitioner = out->partitioner;
     w->consumers = tv->parallelism;
     w->max_parallelism = tv->max_parallelism;
+    cf_keygroup_router_init(&w->router, w->max_parallelism, w->consumers);
     /* The key selector of the HASH edge itself (a union of keyed streams
      * feeds a non-keyed consumer). */
     w->key_fn = consumer->key_fn;

@@ -250,6 +250,7 @@ typedef struct cf_rw_s {
     cf_ctx_t *key_ctx;
     int max_parallelism; /* of the consumer, for HASH */
     int consumers;       /* its parallelism */
+    cf_keygroup_router_t router; /* HASH: hash -> consumer, precomputed */
     int rr;              /* round-robin position */
     int flush_always;    /* buffer timeout 0: ship after every record */
     int rescale_lo, rescale_n;

@@ -33,14 +33,11 @@ cf_rw_write(cf_rw_t *w, const cf_record_t *r)
 
     switch (w->partitioner) {
     case CF_PARTITION_HASH: {
-        uint32_t h;
         int rc = w->key_fn(w->key_ctx, r, &w->key);
         if (rc < 0)
             return rc;
-        h = cf_murmur3_32(w->key.data, w->key.len, 0);
-        ch = cf_keygroup_to_operator(
-            cf_keygroup_of_hash(h, w->max_parallelism), w->max_parallelism,
-            w->consumers);
+        ch = cf_keygroup_router_route(
+            &w->router, cf_murmur3_32_key(w->key.data, w->key.len));
         break;
     }
     case CF_PARTITION_REBALANCE:
@@ -120,6 +117,8 @@ cf_ctx_push(cf_ctx_t *ctx, const cf_record_t *r)
     int rc;
     if (ctx->nchained == 1 && ctx->nwriters == 0)
         return ctx->chained[0]->invoke(ctx->chained[0], r);
+    if (ctx->nchained == 0 && ctx->nwriters == 1)
+        return cf_rw_write(ctx->writers[0], r);
     for (int i = 0; i < ctx->nchained; i++)
         if ((rc = ctx->chained[i]->invoke(ctx->chained[i], r)) < 0)
             return rc;
@@ -197,7 +196,7 @@ cf_op_keyed(cf_ctx_t *ctx, const cf_record_t *r)
     if (rc < 0)
         return cf_op_failed(ctx, rc, "key selector");
     cf_kstate_set_key(ctx->kstate, ctx->key.data, ctx->key.len,
-                      cf_murmur3_32(ctx->key.data, ctx->key.len, 0));
+                      cf_murmur3_32_key(ctx->key.data, ctx->key.len));
     return ctx->body(ctx, r);
 }
 
