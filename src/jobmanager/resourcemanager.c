@@ -554,6 +554,11 @@ reconcile(cf_rm_t *rm, cf_rm_tm_t *tm, const Cflink__SlotReport *rep)
             st->slot_index >= tm->num_slots || st->allocation_id.len != 0)
             continue;
         idx = st->slot_index;
+        /* A slot that refused a request while it was still releasing is
+         * free now: serve what waits for it. */
+        if (((rm_tm_t *)tm)->cool_until[idx] != 0 &&
+            tm->slots[idx].state == CF_SLOT_FREE)
+            changed = 1;
         ((rm_tm_t *)tm)->cool_until[idx] = 0;
         if (tm->slots[idx].state == CF_SLOT_ALLOCATED) {
             cf_log_info("TaskManager %s reports slot %d free: releasing "

@@ -244,10 +244,13 @@ cf_tm_job_has_slots(cf_tm_t *tm, const cf_id_t *job_id)
     return 0;
 }
 
+static void cf_tm_notify_slots(cf_tm_t *tm);
+
 static void
 cf_tm_slot_set_free(cf_tm_t *tm, cf_tm_slot_t *s)
 {
     cf_id_t job = s->job_id;
+    int was_releasing = s->state == CF_TM_SLOT_RELEASING;
     char ah[CF_ID_HEX_LEN + 1];
     cf_id_to_hex(&s->allocation_id, ah);
     cf_log_debug("Slot %d (allocation %s) is free.", s->index, ah);
@@ -255,6 +258,10 @@ cf_tm_slot_set_free(cf_tm_t *tm, cf_tm_slot_t *s)
     memset(&s->job_id, 0, sizeof s->job_id);
     memset(&s->allocation_id, 0, sizeof s->allocation_id);
     cf_tm_job_gc(tm, &job);
+    /* Flink's notifySlotAvailable: a slot whose tasks just ended is free
+     * now, not at the next heartbeat. */
+    if (was_releasing)
+        cf_tm_notify_slots(tm);
 }
 
 /* Free a slot: at once without tasks, else once they have ended. */
@@ -656,6 +663,26 @@ cf_tm_on_heartbeat(cf_tm_t *tm, uint64_t req_id,
         cf_rpc_send(tm->conn, &env);
     cf_tm_report_deinit(&rep);
     cf_free(reports);
+}
+
+/* Tell the ResourceManager our slot report at once (a one-way
+ * HeartbeatResponse: the RM reconciles it like a heartbeat's). */
+static void
+cf_tm_notify_slots(cf_tm_t *tm)
+{
+    Cflink__Envelope env = CFLINK__ENVELOPE__INIT;
+    Cflink__HeartbeatResponse r = CFLINK__HEARTBEAT_RESPONSE__INIT;
+    cf_tm_report_t rep;
+
+    if (!tm->registered || tm->conn == NULL || !cf_rpc_conn_is_open(tm->conn))
+        return;
+    cf_tm_report_init(tm, &rep);
+    r.resource_id = tm->resource_id;
+    r.slot_report = &rep.report;
+    env.body_case = CFLINK__ENVELOPE__BODY_HEARTBEAT_RESPONSE;
+    env.heartbeat_response = &r;
+    cf_rpc_send(tm->conn, &env);
+    cf_tm_report_deinit(&rep);
 }
 
 static void
