@@ -362,13 +362,7 @@ cf_murmur3_32(const void *data, size_t len, uint32_t seed)
         k *= c2;
         h ^= k;
     }
-    h ^= (uint32_t)len;
-    h ^= h >> 16;
-    h *= 0x85ebca6bu;
-    h ^= h >> 13;
-    h *= 0xc2b2ae35u;
-    h ^= h >> 16;
-    return h;
+    return cf_murmur3_32_finish(h, (uint32_t)len);
 }
 
 static inline uint64_t

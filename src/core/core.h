@@ -185,6 +185,19 @@ cf_keygroup_to_operator(int key_group, int max_parallelism, int parallelism)
 /* cf_murmur3_32(data, len, 0) with keys of 4 and 8 bytes (int and long
  * keys, the common case) hashed inline: the same result, without the
  * call and the generic block loop. */
+/* murmur3's final avalanche (fmix32) of h after mixing in the length. */
+static inline uint32_t
+cf_murmur3_32_finish(uint32_t h, uint32_t len)
+{
+    h ^= len;
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
+    return h;
+}
+
 static inline uint32_t
 cf_murmur3_32_block(uint32_t h, const uint8_t *p)
 {
@@ -210,13 +223,7 @@ cf_murmur3_32_key(const void *data, size_t len)
         h = cf_murmur3_32_block(0, data);
     else
         return cf_murmur3_32(data, len, 0);
-    h ^= (uint32_t)len;
-    h ^= h >> 16;
-    h *= 0x85ebca6bu;
-    h ^= h >> 13;
-    h *= 0xc2b2ae35u;
-    h ^= h >> 16;
-    return h;
+    return cf_murmur3_32_finish(h, (uint32_t)len);
 }
 
 /* A key-group router for a fixed max parallelism and parallelism:
