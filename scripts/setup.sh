@@ -16,14 +16,16 @@
 # Works from any directory.
 set -euo pipefail
 
-# Keep in step with docs/ and ARCHITECTURE.md section 10. procps and
-# netcat-openbsd are used by the integration tests (pgrep/pkill, nc).
+# Keep in step with docs/ and ARCHITECTURE.md section 10. procps,
+# netcat-openbsd and curl are used by the integration tests (pgrep/pkill,
+# nc, REST calls); systemd provides systemd-analyze, which verifies the
+# systemd units (tests/integration/ops.sh).
 CF_PACKAGES=(
     build-essential cmake pkg-config git
     libuv1-dev libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev
     libjansson-dev libyaml-dev libcurl4-openssl-dev librdkafka-dev
     zlib1g-dev libcmocka-dev
-    python3 procps netcat-openbsd
+    python3 procps netcat-openbsd curl systemd
 )
 
 say() { printf 'cflink setup: %s\n' "$*"; }

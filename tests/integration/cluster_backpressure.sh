@@ -38,6 +38,7 @@ bp_run() {
         -H 'Content-Type: application/json' -d "$body"
     [ "$HTTP_CODE" = 200 ] || { echo "0 0 HTTP$HTTP_CODE"; return; }
     jid=$(json_py "$WORK/run.json" 'd["jobid"]')
+    echo "$jid" >"$WORK/last.jid"
     for ((i = 0; i < 1200; i++)); do
         r=$(rss_kb "$TM_A"); [ "$r" -gt "$peak_a" ] && peak_a=$r
         r=$(rss_kb "$TM_B"); [ "$r" -gt "$peak_b" ] && peak_b=$r
@@ -66,7 +67,13 @@ for t in a b; do
         fail "TaskManager $t RSS grew from ${base} kB to ${big} kB"
     fi
 done
-# The remote channel really carried data: the producer TaskManager wrote
-# about half of the records to the other one (and waited for credit).
+# The remote channel really carried data: the two source subtasks ran on
+# different TaskManagers, so one of them wrote through the network manager.
+JID=$(cat "$WORK/last.jid")
+rest_call GET "/jobs/$JID" "$WORK/job.json"
+SRC=$(json_py "$WORK/job.json" '[v["id"] for v in d["vertices"] if v["name"].startswith("Source")][0]')
+rest_call GET "/jobs/$JID/vertices/$SRC" "$WORK/src.json"
+expect_eq "sources on two TaskManagers" 2 \
+    "$(json_py "$WORK/src.json" 'len(set(s["taskmanager-id"] for s in d["subtasks"]))')"
 expect_eq "JobManager alive" 0 "$(kill -0 "$JM_PID"; echo $?)"
 finish

@@ -156,7 +156,7 @@ if command -v systemd-analyze >/dev/null 2>&1; then
         done
     done
 else
-    echo "note: systemd-analyze is not installed; units not verified"
+    fail "systemd-analyze is not installed (scripts/setup.sh installs systemd)"
 fi
 
 # ---------------------------------------------------------------------
