@@ -419,12 +419,82 @@ test_buffer_timeout_zero(void **st)
     cf_config_destroy(cfg);
 }
 
+/* Cancellation is seen within a few records, not after a whole input
+ * buffer: a sink taking 1 ms per record holds ~2700 12-byte-header
+ * records per 32 KiB buffer (seconds of work). */
+static int
+sleepy_sink_invoke(cf_ctx_t *ctx, const cf_record_t *in)
+{
+    (void)ctx;
+    (void)in;
+    cf_sleep_ms(1);
+    return CF_OK;
+}
+
+static const cf_sink_ops_t sleepy_sink_ops = {sizeof(cf_sink_ops_t), NULL,
+                                              sleepy_sink_invoke, NULL,
+                                              NULL};
+
+static void
+test_cancel_inside_buffer(void **st)
+{
+    cf_config_t *cfg = cf_config_new();
+    cf_job_t *job = CF_NEW(cf_job_t);
+    cf_net_env_t *net = cf_net_env_new(8 << 20, 32 * 1024);
+    cf_error_t *err = NULL;
+    cf_task_spec_t spec;
+    cf_task_t *src, *snk;
+    cf_stream_t *s;
+    int64_t t0;
+    (void)st;
+
+    job->env = cf_env_new(cfg, 1);
+    job->cfg = cfg;
+    cf_id_random(&job->job_id);
+    cf_id_to_hex(&job->job_id, job->job_id_hex);
+    s = cf_b_env_add_source(job->env, "src", &src_ops, NULL);
+    s = cf_b_key_by(s, key_all, NULL);
+    cf_b_sink(s, "out", &sleepy_sink_ops, NULL);
+    assert_int_equal(cf_jobgraph_build(job, &err), 0);
+
+    memset(&spec, 0, sizeof spec);
+    spec.net = net;
+    spec.vertex = 1;
+    spec.nchannels = 1;
+    snk = cf_task_deploy(job, &spec, &err);
+    spec.vertex = 0;
+    spec.nchannels = 0;
+    src = cf_task_deploy(job, &spec, &err);
+    assert_non_null(snk);
+    assert_non_null(src);
+    cf_net_partition_connect(cf_task_output(src, 0), 0, cf_task_gate(snk),
+                             0);
+    atomic_fetch_add(cf_task_connected(src), 1);
+    assert_int_equal(cf_task_start(snk, &err), 0);
+    assert_int_equal(cf_task_start(src, &err), 0);
+    cf_sleep_ms(100); /* the sink is inside its first buffer */
+    t0 = cf_mono_ms();
+    cf_task_cancel(snk);
+    cf_task_cancel(src);
+    cf_task_join(snk);
+    cf_task_join(src);
+    if (cf_mono_ms() - t0 > 500)
+        fail_msg("cancel took %lld ms", (long long)(cf_mono_ms() - t0));
+    assert_int_equal(cf_task_state(snk), CF_EXEC_CANCELED);
+    cf_task_free(src);
+    cf_task_free(snk);
+    cf_net_env_destroy(net);
+    job_free(job);
+    cf_config_destroy(cfg);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pointwise_like_flink),
         cmocka_unit_test(test_buffer_timeout_zero),
+        cmocka_unit_test(test_cancel_inside_buffer),
         cmocka_unit_test(test_bind_checks),
         cmocka_unit_test(test_deploy_and_run),
     };
