@@ -49,7 +49,7 @@ extern "C" {
 
 #define CF_ABI_MAGIC 0x4b4c4643u /* "CFLK" */
 #define CF_ABI_MAJOR 1
-#define CF_ABI_MINOR 0
+#define CF_ABI_MINOR 1
 
 /* ------------------------------------------------------------------ */
 /* Basic types                                                         */
@@ -148,11 +148,28 @@ typedef int (*cf_open_fn)(cf_ctx_t *ctx);
 typedef int (*cf_finish_fn)(cf_ctx_t *ctx);
 typedef void (*cf_close_fn)(cf_ctx_t *ctx);
 
+/* Checkpointing hooks (ABI 1.1), Flink's CheckpointedFunction and
+ * CheckpointListener. snapshot runs on the task thread when the
+ * checkpoint's barrier reaches the operator, before the barrier goes on:
+ * it puts what the instance keeps outside host state (a read position,
+ * say) into operator state (cf_op_state_list); it must not emit. Keyed
+ * and operator state are snapshotted by the host without a hook.
+ * notify_complete runs when the checkpoint is complete on every task
+ * (the JobManager wrote its _metadata), notify_aborted when it will not
+ * complete; both are best effort (a later complete checkpoint subsumes an
+ * earlier one whose notification was lost). */
+typedef int (*cf_snapshot_fn)(cf_ctx_t *ctx, int64_t checkpoint_id);
+typedef void (*cf_checkpoint_fn)(cf_ctx_t *ctx, int64_t checkpoint_id);
+
 typedef struct cf_hooks_s {
     uint32_t size; /* sizeof(cf_hooks_t) */
     cf_open_fn open;
     cf_finish_fn finish;
     cf_close_fn close;
+    /* ABI 1.1 */
+    cf_snapshot_fn snapshot;
+    cf_checkpoint_fn notify_complete;
+    cf_checkpoint_fn notify_aborted;
 } cf_hooks_t;
 
 /* A source. Each parallel instance calls next() in a loop; next emits any
@@ -185,6 +202,49 @@ typedef struct cf_process_ops_s {
     cf_finish_fn finish;
     cf_close_fn close;
 } cf_process_ops_t;
+
+/* A two-phase-commit sink (ABI 1.1; Flink's TwoPhaseCommitSinkFunction
+ * and the committer of its Sink V2). Records go into the current
+ * transaction (invoke). At a checkpoint barrier the host calls
+ * pre_commit: end the current transaction (flush and close what it wrote,
+ * so that it survives a crash), describe it in txn (bytes the host stores
+ * in the checkpoint), and start the next one lazily. When the checkpoint
+ * completes, the host calls commit for every transaction pre-committed up
+ * to it, in order. After a failure, the subtasks that restore a checkpoint
+ * get commit for the transactions stored in it again: commit must be
+ * idempotent (committing a committed transaction succeeds). A commit that
+ * fails fails the task, and is retried after recovery. abort (optional)
+ * drops a transaction that will never be committed: the open one at
+ * close after a failure or cancellation. Without checkpointing, the last
+ * transaction is pre-committed and committed at the end of the input. */
+typedef struct cf_2pc_sink_ops_s {
+    uint32_t size; /* sizeof(cf_2pc_sink_ops_t) */
+    cf_open_fn open;
+    int (*invoke)(cf_ctx_t *ctx, const cf_record_t *in);
+    int (*pre_commit)(cf_ctx_t *ctx, int64_t checkpoint_id, cf_buf_t *txn);
+    int (*commit)(cf_ctx_t *ctx, const void *txn, uint32_t len);
+    void (*abort)(cf_ctx_t *ctx, const void *txn, uint32_t len);
+    cf_finish_fn finish;
+    cf_close_fn close;
+} cf_2pc_sink_ops_t;
+
+/* An aggregate function (Flink's AggregateFunction) for aggregating
+ * state (ABI 1.1). add folds in into the accumulator acc (empty, len 0,
+ * for a key without one: create it there); result writes the result of
+ * acc into out. Both may grow their buffer with cf_buf_reserve. */
+typedef struct cf_agg_ops_s {
+    uint32_t size; /* sizeof(cf_agg_ops_t) */
+    int (*add)(cf_ctx_t *ctx, cf_buf_t *acc, const cf_record_t *in);
+    int (*result)(cf_ctx_t *ctx, const cf_slice_t *acc, cf_buf_t *out);
+} cf_agg_ops_t;
+
+/* Operator state redistribution modes (cf_op_state_list). */
+#define CF_OPSTATE_SPLIT 0 /* getListState: items split over instances */
+#define CF_OPSTATE_UNION 1 /* getUnionListState: every instance gets all */
+
+/* State TTL update types (cf_state_ttl), Flink's StateTtlConfig. */
+#define CF_TTL_ON_CREATE_AND_WRITE 1
+#define CF_TTL_ON_READ_AND_WRITE 2
 
 /* A data generator for cf_env_datagen: emit the record number index of
  * this source (0-based, over all instances). */
@@ -341,6 +401,20 @@ typedef struct cf_host_api_s {
     int (*reducing_add)(cf_state_t *st, const void *data, uint32_t len,
                         int64_t ts);
     int (*reducing_get)(cf_state_t *st, cf_slice_t *out);
+
+    /* ABI 1.1: checkpointing, operator state, aggregating state, TTL */
+    cf_stream_t *(*stream_sink_2pc)(cf_stream_t *s, const char *name,
+                                    const cf_2pc_sink_ops_t *ops,
+                                    void *udata);
+    int (*is_restored)(cf_ctx_t *ctx);
+    cf_state_t *(*op_state_list)(cf_ctx_t *ctx, const char *name, int mode);
+    cf_state_t *(*op_state_broadcast)(cf_ctx_t *ctx, const char *name);
+    cf_state_t *(*state_aggregating)(cf_ctx_t *ctx, const char *name,
+                                     const cf_agg_ops_t *ops);
+    int (*aggregating_add)(cf_state_t *st, const void *data, uint32_t len,
+                           int64_t ts);
+    int (*aggregating_get)(cf_state_t *st, cf_slice_t *out);
+    int (*state_ttl)(cf_state_t *st, int64_t ttl_ms, int update_type);
 } cf_host_api_t;
 
 struct cf_handle_s {
@@ -862,6 +936,81 @@ static inline int
 cf_reducing_get(cf_state_t *st, cf_slice_t *out)
 {
     return CF__API(st)->reducing_get(st, out);
+}
+
+/* ------------------------------------------------------------------ */
+/* Checkpointing, operator state, aggregating state, TTL (ABI 1.1)     */
+/* ------------------------------------------------------------------ */
+
+/* A two-phase-commit sink (see cf_2pc_sink_ops_t): exactly-once output
+ * when checkpointing is on. */
+static inline cf_stream_t *
+cf_stream_sink_2pc(cf_stream_t *s, const char *name,
+                   const cf_2pc_sink_ops_t *ops, void *udata)
+{
+    return CF__API(s)->stream_sink_2pc(s, name, ops, udata);
+}
+
+/* Whether this instance started from a checkpoint or savepoint (Flink's
+ * FunctionInitializationContext.isRestored). Valid from open on. */
+static inline int
+cf_ctx_is_restored(cf_ctx_t *ctx)
+{
+    return CF__API(ctx)->is_restored(ctx);
+}
+
+/* Operator (non-keyed) list state, registered in open: Flink's
+ * getListState (mode CF_OPSTATE_SPLIT: on restore with another
+ * parallelism the items of all instances are split over the new ones) or
+ * getUnionListState (CF_OPSTATE_UNION: every instance gets every item).
+ * Use cf_list_add, cf_list_iter/next and cf_state_clear on it; it holds
+ * the restored items after a restore. Snapshotted at every checkpoint. */
+static inline cf_state_t *
+cf_op_state_list(cf_ctx_t *ctx, const char *name, int mode)
+{
+    return CF__API(ctx)->op_state_list(ctx, name, mode);
+}
+
+/* Broadcast state (Flink's getBroadcastState): a map, meant to be the
+ * same on every instance; restored to every instance from the first. Use
+ * the cf_map_* calls on it. */
+static inline cf_state_t *
+cf_op_state_broadcast(cf_ctx_t *ctx, const char *name)
+{
+    return CF__API(ctx)->op_state_broadcast(ctx, name);
+}
+
+/* Keyed aggregating state (Flink's AggregatingState). */
+static inline cf_state_t *
+cf_state_aggregating(cf_ctx_t *ctx, const char *name, const cf_agg_ops_t *ops)
+{
+    return CF__API(ctx)->state_aggregating(ctx, name, ops);
+}
+
+static inline int
+cf_aggregating_add(cf_state_t *st, const void *data, uint32_t len, int64_t ts)
+{
+    return CF__API(st)->aggregating_add(st, data, len, ts);
+}
+
+/* 1 and *out (the result, valid until the next call on st) when the key
+ * has an accumulator, 0 when it has none. */
+static inline int
+cf_aggregating_get(cf_state_t *st, cf_slice_t *out)
+{
+    return CF__API(st)->aggregating_get(st, out);
+}
+
+/* Time-to-live of a keyed state's entries (Flink's StateTtlConfig with
+ * NeverReturnExpired, processing time): an entry not written (or, with
+ * CF_TTL_ON_READ_AND_WRITE, not read or written) for ttl_ms is never
+ * returned again and is dropped from snapshots. Call in open, right after
+ * registering the state. For list and map state the whole entry of a key
+ * expires at once. */
+static inline int
+cf_state_ttl(cf_state_t *st, int64_t ttl_ms, int update_type)
+{
+    return CF__API(st)->state_ttl(st, ttl_ms, update_type);
 }
 
 /* ------------------------------------------------------------------ */

@@ -32,6 +32,7 @@ typedef struct cf_dispatcher_s cf_dispatcher_t;
 typedef struct cf_rm_s cf_rm_t;
 typedef struct cf_jobmaster_s cf_jobmaster_t;
 typedef struct cf_blob_store_s cf_blob_store_t;
+typedef struct cf_ckpt_coord_s cf_ckpt_coord_t;
 
 /* The JobManager process. */
 struct cf_jm_s {
@@ -183,6 +184,8 @@ typedef struct cf_jobmaster_spec_s {
     int nargs;
     int parallelism;         /* job-level parallelism used to build */
     const cf_config_t *job_cfg; /* cluster config + job -D overrides */
+    const char *savepoint_path; /* restore from (savepointPath), or NULL */
+    int allow_non_restored;     /* allowNonRestoredState */
 } cf_jobmaster_spec_t;
 
 struct cf_jobmaster_s {
@@ -210,6 +213,7 @@ struct cf_jobmaster_s {
     int num_restarts;
     cf_job_exception_t *exceptions; /* newest first */
     char *failure; /* root cause when FAILED */
+    cf_ckpt_coord_t *ckpt; /* CheckpointCoordinator */
     void *priv;    /* jobmaster.c's scheduling state */
     struct cf_jobmaster_s *next;
 };
@@ -273,6 +277,137 @@ int cf_restart_can_restart(cf_restart_t *r, int64_t now_ms,
 /* Flink's description, e.g. "FixedDelayRestartBackoffTimeStrategy(
  * maxNumberRestartAttempts=3, backoffTimeMS=1000)". */
 const char *cf_restart_describe(const cf_restart_t *r);
+
+/* ------------------------------------------------------------------ */
+/* CheckpointCoordinator (checkpoint.c)                                */
+/* ------------------------------------------------------------------ */
+/*
+ * One per JobMaster. Periodic checkpoints (execution.checkpointing.*),
+ * savepoints, stop-with-savepoint, manual checkpoints; completed
+ * checkpoints are written as _metadata (on the loop's worker pool) and
+ * retained (num-retained); the latest one is what a failover restores.
+ * Its statistics are what /jobs/:jobid/checkpoints* serve.
+ */
+typedef enum cf_ckpt_status_e {
+    CF_CKPT_IN_PROGRESS = 0,
+    CF_CKPT_COMPLETED,
+    CF_CKPT_FAILED,
+} cf_ckpt_status_t;
+
+/* Per job vertex of one checkpoint. */
+typedef struct cf_ckpt_vertex_stats_s {
+    int num_subtasks;
+    int num_acked;
+    int64_t latest_ack_ts;   /* epoch ms, 0: none */
+    uint64_t state_size;
+    int64_t *ack_ts;         /* per subtask, 0: pending */
+    uint64_t *sub_state_size;
+    int64_t *sub_sync_ms, *sub_async_ms, *sub_alignment_ms;
+} cf_ckpt_vertex_stats_t;
+
+/* One checkpoint or savepoint in the statistics (CheckpointStatistics). */
+typedef struct cf_ckpt_stats_s {
+    int64_t id;
+    cf_ckpt_status_t status;
+    int kind;                /* CF_CKPT_KIND_* */
+    int64_t trigger_ts;      /* epoch ms */
+    int64_t latest_ack_ts;
+    int64_t end_ts;          /* completion or failure, 0 while pending */
+    uint64_t state_size;     /* bytes over all acknowledged subtasks */
+    uint64_t processed_data;
+    int64_t alignment_ms;    /* max over subtasks */
+    int num_subtasks;
+    int num_acked;
+    char *external_path;     /* completed: the directory; else NULL */
+    int discarded;           /* dropped by retention */
+    char *failure;           /* failed: the reason */
+    cf_ckpt_vertex_stats_t *vertices; /* jmr->nvertices entries */
+    struct cf_ckpt_stats_s *next;     /* older */
+} cf_ckpt_stats_t;
+
+typedef struct cf_ckpt_view_s {
+    /* configuration, as /checkpoints/config shows it */
+    int enabled;             /* periodic checkpoints configured */
+    int exactly_once;
+    int64_t interval_ms, timeout_ms, min_pause_ms;
+    int max_concurrent, tolerable_failed, num_retained;
+    int externalized;        /* retention != NO_EXTERNALIZED_CHECKPOINTS */
+    int delete_on_cancellation;
+    const char *dir;         /* execution.checkpointing.dir, or NULL */
+    const char *savepoint_dir;
+    /* counts */
+    int64_t restored, total, in_progress, completed, failed;
+    /* history, newest first, at most web.checkpoints.history entries */
+    cf_ckpt_stats_t *history;
+    /* latest (each NULL when none): they stay valid while listed; the
+     * coordinator keeps them apart from the history when trimmed */
+    const cf_ckpt_stats_t *latest_completed, *latest_savepoint,
+        *latest_failed;
+    /* restored: id < 0 when the job did not restore */
+    int64_t restored_id;
+    int64_t restore_ts;
+    int restored_is_savepoint;
+    const char *restored_path;
+    /* durations of completed checkpoints (ms) and their sizes, for the
+     * summary percentiles: the last 1024 */
+    const int64_t *durations;
+    const uint64_t *sizes;
+    const uint64_t *processed;
+    int nsamples;
+} cf_ckpt_view_t;
+
+/* Created with the JobMaster (reads its job_cfg); restore_path
+ * (savepointPath, may be NULL) is read now: a missing or corrupt path,
+ * or state of an operator the job lacks without allow_non_restored,
+ * fails here with a message naming the path or the operator. */
+cf_ckpt_coord_t *cf_ckpt_coord_new(cf_jobmaster_t *jmr,
+                                   const char *restore_path,
+                                   int allow_non_restored, cf_error_t **errp);
+void cf_ckpt_coord_destroy(cf_ckpt_coord_t *cc);
+const cf_ckpt_view_t *cf_ckpt_coord_view(const cf_ckpt_coord_t *cc);
+/* Find a checkpoint in the history by id (NULL: unknown). */
+const cf_ckpt_stats_t *cf_ckpt_coord_find(const cf_ckpt_coord_t *cc,
+                                          int64_t id);
+
+/* Job life cycle (jobmaster.c calls): every task RUNNING -> start the
+ * periodic trigger; a failover/cancel/end -> abort pending checkpoints
+ * (their directories are removed) and stop triggering; job ended ->
+ * retention on cancellation (externalized-checkpoint-retention). */
+void cf_ckpt_coord_job_running(cf_ckpt_coord_t *cc);
+void cf_ckpt_coord_abort_pending(cf_ckpt_coord_t *cc, const char *reason);
+void cf_ckpt_coord_job_ended(cf_ckpt_coord_t *cc, cf_job_status_t status);
+/* AcknowledgeCheckpoint / DeclineCheckpoint from a TaskManager. */
+void cf_ckpt_coord_on_ack(cf_ckpt_coord_t *cc,
+                          const Cflink__AcknowledgeCheckpoint *ack);
+void cf_ckpt_coord_on_decline(cf_ckpt_coord_t *cc,
+                              const Cflink__DeclineCheckpoint *d);
+/* For SubmitTask: what subtask k of vertex v restores (NULL when the job
+ * starts fresh; owned by the caller: free with
+ * cflink__task_restore__free_unpacked(r, NULL)), and the settings. */
+Cflink__TaskRestore *cf_ckpt_coord_task_restore(cf_ckpt_coord_t *cc, int v,
+                                                int k);
+void cf_ckpt_coord_settings(cf_ckpt_coord_t *cc,
+                            Cflink__CheckpointSettings *out);
+
+/* Triggers from REST. done is called once on the loop with the completed
+ * checkpoint id and its directory, or an error message (e.g. Flink's
+ * "Checkpoint triggering task ... is not being executed at the moment"
+ * while the job is not running). kind: CF_CKPT_KIND_CHECKPOINT (manual,
+ * POST /jobs/:id/checkpoints), CF_CKPT_KIND_SAVEPOINT, or
+ * CF_CKPT_KIND_SYNC_SAVEPOINT (stop-with-savepoint: after it completes
+ * the job ends FINISHED; drain first ends the input of the sources). A
+ * NULL target_dir uses execution.checkpointing.savepoint-dir; without
+ * either, the call fails at once: Flink's "No savepoint directory
+ * configured. You can either specify a directory while cancelling via
+ * -s :targetDirectory or configure a cluster-wide default via key
+ * 'execution.checkpointing.savepoint-dir'." */
+typedef void (*cf_ckpt_done_cb)(void *arg, int status, int64_t id,
+                                const char *path, const char *error);
+int cf_ckpt_coord_trigger(cf_ckpt_coord_t *cc, int kind,
+                          const char *target_dir, int drain,
+                          cf_ckpt_done_cb done, void *arg, cf_error_t **errp);
+/* The REST side is going away (the callback must not run any more). */
+void cf_ckpt_coord_forget_cb(cf_ckpt_coord_t *cc, void *arg);
 
 /* ------------------------------------------------------------------ */
 /* Dispatcher (dispatcher.c): jars, jobs, the REST handlers' data.     */

@@ -45,6 +45,9 @@ enum cf_net_buf_kind_e {
 
 enum cf_net_event_e {
     CF_NET_EV_END_OF_PARTITION = 1,
+    /* 2 is CF_NET_EV_ERROR (netmgr.h) */
+    CF_NET_EV_BARRIER = 3,     /* payload: see task.c (cf_barrier_t) */
+    CF_NET_EV_END_OF_DATA = 4, /* payload: u8 drain (1) or stop without drain (0) */
 };
 
 typedef struct cf_net_env_s cf_net_env_t;

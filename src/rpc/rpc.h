@@ -35,7 +35,7 @@
 #include "rpc.pb-c.h"
 
 #define CF_RPC_MAGIC "cflink-rpc"
-#define CF_RPC_PROTOCOL_VERSION 1
+#define CF_RPC_PROTOCOL_VERSION 2
 /* Default maximum frame (Flink's pekko.framesize, 10485760b). */
 #define CF_RPC_MAX_FRAME_DEFAULT (10 * 1024 * 1024)
 

@@ -170,6 +170,70 @@ typedef struct cf_task_s cf_task_t;
 typedef void (*cf_task_state_cb)(cf_task_t *t, cf_exec_state_t state,
                                  const char *failure, void *arg);
 
+/* ---- Checkpoints (the checkpoint issue) ---- */
+
+/* Checkpoint kinds (TriggerCheckpoint.kind, the barrier's kind). */
+#define CF_CKPT_KIND_CHECKPOINT 0
+#define CF_CKPT_KIND_SAVEPOINT 1
+#define CF_CKPT_KIND_SYNC_SAVEPOINT 2 /* stop-with-savepoint */
+
+/* A barrier, as triggered at a source and carried in-band. */
+typedef struct cf_barrier_s {
+    int64_t id;
+    int64_t timestamp; /* epoch ms of the trigger */
+    int kind;          /* CF_CKPT_KIND_* */
+    int drain;         /* stop-with-savepoint --drain */
+    const char *location; /* directory for state files (absolute) */
+} cf_barrier_t;
+
+/* A state file handle (checkpoint.proto StateHandle). */
+typedef struct cf_state_handle_s {
+    char *path; /* absolute */
+    uint64_t size;
+    int subtask;
+    int has_keyed;
+    int kg_start, kg_end;
+    int has_operator;
+} cf_state_handle_t;
+
+/* A subtask's acknowledgement: per operator of its chain that has state,
+ * one handle. Everything is owned by the ack (cf_task_ack_free). */
+typedef struct cf_task_ack_s {
+    int64_t checkpoint_id;
+    int nops;
+    cf_id_t *op_ids;            /* nops */
+    cf_state_handle_t *handles; /* nops */
+    uint64_t state_size;
+    int64_t sync_ms, async_ms, alignment_ms;
+    uint64_t processed_data;
+    int finished; /* the task had ended its input (final checkpoint) */
+} cf_task_ack_t;
+void cf_task_ack_free(cf_task_ack_t *ack);
+
+/* Restore input of one operator and of one subtask (TaskRestore). */
+typedef struct cf_op_restore_s {
+    cf_id_t op_id;
+    int old_parallelism;
+    cf_state_handle_t *handles;
+    int nhandles;
+    int finished; /* every old subtask had finished */
+} cf_op_restore_t;
+
+typedef struct cf_task_restore_s {
+    int64_t checkpoint_id;
+    cf_op_restore_t *ops;
+    int nops;
+} cf_task_restore_t;
+
+/* Called by the task (on the task thread or a snapshot writer thread)
+ * when its part of a checkpoint is done (ack: owned by the callee) or
+ * failed (decline: reason borrowed for the call). Must not block. */
+typedef struct cf_task_ckpt_cbs_s {
+    void (*ack)(cf_task_t *t, cf_task_ack_t *ack, void *arg);
+    void (*decline)(cf_task_t *t, int64_t checkpoint_id, const char *reason,
+                    void *arg);
+} cf_task_ckpt_cbs_t;
+
 typedef struct cf_task_spec_s {
     int vertex;        /* index in the job's vertices */
     int subtask;
@@ -178,6 +242,16 @@ typedef struct cf_task_spec_s {
     struct cf_net_env_s *net; /* the TaskManager's network budget */
     cf_task_state_cb state_cb;
     void *cb_arg;
+    /* Checkpointing (all optional). checkpointing: periodic checkpoints
+     * are configured (a task that ended its input then waits for one more
+     * completed checkpoint before it finishes, as Flink's final
+     * checkpoint). exactly_once: align barriers; else at-least-once.
+     * restore: copied by cf_task_deploy. */
+    int checkpointing;
+    int exactly_once;
+    int compress;
+    const cf_task_ckpt_cbs_t *ckpt_cbs; /* called with cb_arg */
+    const cf_task_restore_t *restore;
 } cf_task_spec_t;
 
 cf_task_t *cf_task_deploy(cf_job_t *job, const cf_task_spec_t *spec,
@@ -200,6 +274,13 @@ void cf_task_counters(const cf_task_t *t, int64_t *records_in,
 int cf_task_start(cf_task_t *t, cf_error_t **errp);
 /* Ask the thread to stop (CANCELING -> CANCELED). Thread: any. */
 void cf_task_cancel(cf_task_t *t);
+/* Start checkpoint b at this task (a source, or a task whose inputs have
+ * all ended): posted to the task's mailbox; the task snapshots, emits the
+ * barrier downstream and acknowledges. A task that cannot (not running
+ * yet, already finished) declines. Thread: any (b is copied). */
+void cf_task_trigger_checkpoint(cf_task_t *t, const cf_barrier_t *b);
+/* Checkpoint id completed (aborted = 0) or was aborted. Thread: any. */
+void cf_task_notify_checkpoint(cf_task_t *t, int64_t id, int aborted);
 /* Wait for the thread (after a terminal state). */
 void cf_task_join(cf_task_t *t);
 /* Free after join, once the network manager released the task's

@@ -30,6 +30,7 @@ typedef enum cf_op_kind_e {
     CF_OP_PROCESS,
     CF_OP_REDUCE,
     CF_OP_SINK,
+    CF_OP_SINK_2PC, /* a two-phase-commit sink (op_ckpt.c) */
 } cf_op_kind_t;
 
 /* Flink's ChainingStrategy. */
@@ -71,6 +72,7 @@ typedef struct cf_snode_s {
     } fn;
     cf_source_ops_t source;
     cf_sink_ops_t sink;
+    cf_2pc_sink_ops_t sink2pc;
     cf_process_ops_t process;
     cf_hooks_t hooks;
     void *udata;
@@ -240,6 +242,10 @@ struct cf_ctx_s {
     cf_key_t key;
     cf_state_t *reduce_state;
     cf_buf_t reduce_out;
+    /* checkpointing (op_ckpt.c) */
+    cf_opstate_backend_t *opstate; /* created on first use */
+    int restored;                  /* cf_ctx_is_restored */
+    struct cf_op_ckpt_s *ck;       /* 2PC sink bookkeeping, or NULL */
 };
 
 /* A record writer: one non-chained output of a task. */

@@ -29,6 +29,7 @@ typedef enum cf_state_kind_e {
     CF_STATE_LIST = 2,
     CF_STATE_MAP = 3,
     CF_STATE_REDUCING = 4,
+    CF_STATE_AGGREGATING = 5,
 } cf_state_kind_t;
 
 const char *cf_state_kind_name(cf_state_kind_t kind); /* "ValueState", ... */
@@ -146,5 +147,151 @@ int cf_kstate_view_map_iter(const cf_kstate_entry_view_t *ev,
 /* Every registered state, in registration order. */
 int cf_kstate_backend_foreach_state(cf_kstate_backend_t *b,
                                     cf_kstate_state_cb cb, void *ud);
+
+/* ------------------------------------------------------------------ */
+/* Aggregating state and TTL (checkpoint issue)                        */
+/* ------------------------------------------------------------------ */
+
+/* Register aggregating state (ops and fn_ctx borrowed for the backend's
+ * life). Stored like reducing state: the accumulator bytes. */
+cf_state_t *cf_kstate_register_agg(cf_kstate_backend_t *b, const char *name,
+                                   const cf_agg_ops_t *ops, cf_ctx_t *fn_ctx,
+                                   cf_error_t **errp);
+int cf_kstate_aggregating_add(cf_state_t *st, const void *data, uint32_t len,
+                              int64_t ts);
+int cf_kstate_aggregating_get(cf_state_t *st, cf_slice_t *out);
+
+/* TTL of st's entries (cflink.h cf_state_ttl): ttl_ms > 0, update_type
+ * CF_TTL_ON_CREATE_AND_WRITE or CF_TTL_ON_READ_AND_WRITE. Only before the
+ * state holds entries (else CF_EINVAL, logged naming the state). The
+ * clock is cf_kstate_backend_set_clock's, default cf_now_ms. */
+int cf_kstate_set_ttl(cf_state_t *st, int64_t ttl_ms, int update_type);
+/* Tests: a clock for TTL (NULL: cf_now_ms). */
+void cf_kstate_backend_set_clock(cf_kstate_backend_t *b,
+                                 int64_t (*now_ms)(void));
+
+/* Restore support: find or create a state by name and kind without its
+ * function (set later by the registration from open, which then takes
+ * the restored content), and insert one key's raw payload (as a
+ * cf_kstate_entry_view_t gives it: value bytes, accumulator bytes or the
+ * list block) for key with hash; for MapState insert user entries with
+ * cf_kstate_restore_map_put. expires_ms: the entry's TTL deadline (0:
+ * none). Thread: task, before the operator opens. */
+cf_state_t *cf_kstate_restore_state(cf_kstate_backend_t *b, const char *name,
+                                    cf_state_kind_t kind, cf_error_t **errp);
+int cf_kstate_restore_put(cf_state_t *st, const void *key, uint32_t klen,
+                          uint32_t hash, const void *payload, uint32_t plen,
+                          int64_t expires_ms);
+int cf_kstate_restore_map_put(cf_state_t *st, const void *key, uint32_t klen,
+                              uint32_t hash, const void *uk, uint32_t uklen,
+                              const void *uv, uint32_t uvlen,
+                              int64_t expires_ms);
+
+/* ------------------------------------------------------------------ */
+/* Asynchronous snapshots (copy-on-write)                              */
+/* ------------------------------------------------------------------ */
+/*
+ * cf_kstate_snapshot_begin is the synchronous part of a checkpoint, on
+ * the task thread: it must not copy entries, only O(states + table
+ * pages) of bookkeeping, so that it stays in the microseconds to low
+ * milliseconds for gigabytes of state. Afterwards the task keeps
+ * mutating the backend while a writer thread walks the snapshot: an entry
+ * (or table page) that a live snapshot can see is copied before it is
+ * modified, and freed only when no snapshot needs it any more. The
+ * snapshot shows every state's entries as of begin (expired TTL entries
+ * excluded), by key group.
+ */
+typedef struct cf_kstate_snapshot_s cf_kstate_snapshot_t;
+
+/* Thread: task. Several snapshots may be alive at once. */
+cf_kstate_snapshot_t *cf_kstate_snapshot_begin(cf_kstate_backend_t *b);
+/* Walk the snapshot (thread: any, typically a writer thread; one walker
+ * at a time per snapshot): for each state in registration order, st_cb
+ * once (name, kind, TTL), then its entries in ascending key group order
+ * through cb. The views are as cf_kstate_foreach gives them (for a
+ * MapState, iterate the user map with cf_kstate_view_map_iter). */
+typedef int (*cf_kstate_snap_state_cb)(void *ud, const char *name,
+                                       cf_state_kind_t kind, int64_t ttl_ms);
+int cf_kstate_snapshot_walk(cf_kstate_snapshot_t *s,
+                            cf_kstate_snap_state_cb st_cb,
+                            cf_kstate_entry_cb cb, void *ud);
+/* The TTL deadline of an entry of a view (0: none). */
+int64_t cf_kstate_view_expires(const cf_kstate_entry_view_t *ev);
+int cf_kstate_snapshot_kg_start(const cf_kstate_snapshot_t *s);
+int cf_kstate_snapshot_kg_end(const cf_kstate_snapshot_t *s);
+int cf_kstate_snapshot_max_parallelism(const cf_kstate_snapshot_t *s);
+/* Thread: any. Memory only the snapshot kept alive is freed now or at the
+ * task's next cf_kstate_backend_maintain. */
+void cf_kstate_snapshot_release(cf_kstate_snapshot_t *s);
+/* Task thread, between records (cheap when there is nothing to do): free
+ * what released snapshots no longer need. */
+void cf_kstate_backend_maintain(cf_kstate_backend_t *b);
+
+/* ------------------------------------------------------------------ */
+/* Operator state (non-keyed)                                          */
+/* ------------------------------------------------------------------ */
+
+typedef enum cf_opstate_mode_e {
+    CF_OPSTATE_MODE_SPLIT = 0,     /* CF_OPSTATE_SPLIT */
+    CF_OPSTATE_MODE_UNION = 1,     /* CF_OPSTATE_UNION */
+    CF_OPSTATE_MODE_BROADCAST = 2, /* cf_op_state_broadcast: a map */
+} cf_opstate_mode_t;
+
+typedef struct cf_opstate_backend_s cf_opstate_backend_t;
+
+/* Per operator instance. The states are cf_state_t handles (list, or map
+ * for broadcast) usable with the keyed accessors (cf_kstate_list_add,
+ * cf_kstate_map_put, ...) without a current key. Thread: task. */
+cf_opstate_backend_t *cf_opstate_backend_new(const cf_host_api_t *api);
+void cf_opstate_backend_destroy(cf_opstate_backend_t *o);
+/* Find or create; a second registration with another mode fails naming
+ * the state. Restored content (cf_state_file_read_operator) is there. */
+cf_state_t *cf_opstate_register(cf_opstate_backend_t *o, const char *name,
+                                cf_opstate_mode_t mode, cf_error_t **errp);
+int cf_opstate_count(cf_opstate_backend_t *o); /* registered states */
+
+/* Synchronous copy of all operator state (it is small), thread: task. */
+typedef struct cf_opstate_snapshot_s cf_opstate_snapshot_t;
+cf_opstate_snapshot_t *cf_opstate_snapshot(cf_opstate_backend_t *o);
+void cf_opstate_snapshot_free(cf_opstate_snapshot_t *s); /* any thread */
+
+/* ------------------------------------------------------------------ */
+/* State files (one per operator, subtask and checkpoint)              */
+/* ------------------------------------------------------------------ */
+/*
+ * A file holds an operator-state section and/or a keyed-state section
+ * whose key groups are indexed, so that a restore reads only the key
+ * groups of its range. Every block carries a CRC-32; blocks are
+ * zlib-compressed when asked (execution.checkpointing.snapshot-
+ * compression). Written to "<path>.inprogress", fsynced, renamed.
+ * Format: docs/internals/checkpoint-format.md.
+ */
+
+/* Write keyed (may be NULL) and ops (may be NULL) to path. *size gets
+ * the file's bytes. Errors name the path (ENOSPC, EACCES, ...). Thread:
+ * any (a writer thread). */
+int cf_state_file_write(const char *path, cf_kstate_snapshot_t *keyed,
+                        cf_opstate_snapshot_t *ops, int compress,
+                        uint64_t *size, cf_error_t **errp);
+
+/* Restore into b the key groups of b's range found in the keyed section
+ * of path (states created with cf_kstate_restore_state). A missing,
+ * truncated or corrupt file, or a max parallelism other than b's, fails
+ * with a message naming the file. Thread: task. */
+int cf_state_file_restore_keyed(const char *path, cf_kstate_backend_t *b,
+                                cf_error_t **errp);
+
+/* Restore operator state into o from the files of every old subtask of
+ * the operator (paths[i] of old subtask i, NULL when it had none; n is
+ * the old parallelism), for subtask index of parallelism (Flink's
+ * repartitioning): SPLIT states keep their own items when the
+ * parallelism is unchanged, else the items of all old subtasks, in
+ * subtask order, are cut into parallelism contiguous ranges of sizes
+ * differing by at most one; UNION states get every item; BROADCAST
+ * states get the map of the first old subtask that has it. Thread: task. */
+int cf_state_file_restore_operator(cf_opstate_backend_t *o,
+                                   const char *const *paths, int n,
+                                   int index, int parallelism,
+                                   cf_error_t **errp);
 
 #endif /* CF_STATE_H */

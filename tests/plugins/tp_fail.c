@@ -90,7 +90,7 @@ build(cf_env_t *env, int argc, char **argv)
     } else {
         s = cf_stream_map(s, "check", check, NULL);
         if (strcmp(g_mode, "open") == 0) {
-            cf_hooks_t h = {sizeof h, failing_open, NULL, NULL};
+            cf_hooks_t h = {.size = sizeof h, .open = failing_open};
             cf_stream_hooks(s, &h);
         }
     }

@@ -93,7 +93,7 @@ build(cf_env_t *env, int argc, char **argv)
 {
     const char *edges = cf_param_get(argc, argv, "edges", "forward");
     double rate = atof(cf_param_get(argc, argv, "rate", "2000"));
-    cf_hooks_t h = {sizeof h, mapper_open, NULL, mapper_close};
+    cf_hooks_t h = {.size = sizeof h, .open = mapper_open, .close = mapper_close};
     cf_stream_t *s;
 
     g_marker = cf_param_get(argc, argv, "fail-once", NULL);
