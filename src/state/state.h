@@ -1,6 +1,8 @@
 /*
  * state.h: the heap ("hashmap") keyed state backend of one operator
- * instance: value, list, map and reducing state, held per key group.
+ * instance: value, list, map, reducing and aggregating state, held per
+ * key group, with TTL, copy-on-write snapshots and restore; and operator
+ * state (non-keyed) on the same machinery.
  *
  * The runtime sets the current key (bytes, their murmur3 hash and key
  * group) once per record; every state access then refers to that key.
@@ -13,7 +15,8 @@
  * a counter is updated in place; nothing is allocated per access once a
  * key exists.
  *
- * Thread: a backend and its states belong to one task thread.
+ * Thread: a backend and its states belong to one task thread, except a
+ * snapshot's walk and release (any thread, see below).
  */
 #ifndef CF_STATE_H
 #define CF_STATE_H
@@ -42,6 +45,8 @@ typedef struct cf_kstate_backend_s cf_kstate_backend_t;
 cf_kstate_backend_t *cf_kstate_backend_new(const cf_host_api_t *api,
                                            int max_parallelism, int kg_start,
                                            int kg_end);
+/* Snapshots still alive keep the memory: the last
+ * cf_kstate_snapshot_release then frees the backend (on its thread). */
 void cf_kstate_backend_destroy(cf_kstate_backend_t *b);
 
 /* Set the current key. The bytes are borrowed until the next call (the
@@ -254,6 +259,39 @@ int cf_opstate_count(cf_opstate_backend_t *o); /* registered states */
 typedef struct cf_opstate_snapshot_s cf_opstate_snapshot_t;
 cf_opstate_snapshot_t *cf_opstate_snapshot(cf_opstate_backend_t *o);
 void cf_opstate_snapshot_free(cf_opstate_snapshot_t *s); /* any thread */
+
+/* The mode a state was registered with (CF_EINVAL for a handle that is
+ * not operator state). */
+int cf_opstate_mode(cf_state_t *st);
+
+/* Walk an operator-state snapshot (thread: any; the snapshot is
+ * immutable): for each state in registration order, st_cb once with its
+ * name, mode and n (its number of list items, or of map entries for
+ * BROADCAST), then for a SPLIT/UNION state item_cb once per item in list
+ * order, for a BROADCAST state entry_cb once per map entry (unspecified
+ * order). A callback returns 0 to go on or a negative code to stop (the
+ * walk returns it). Everything is borrowed for the callback. */
+typedef int (*cf_opstate_snap_state_cb)(void *ud, const char *name,
+                                        cf_opstate_mode_t mode, uint64_t n);
+typedef int (*cf_opstate_item_cb)(void *ud, const void *data, uint32_t len);
+typedef int (*cf_opstate_entry_cb)(void *ud, const void *k, uint32_t klen,
+                                   const void *v, uint32_t vlen);
+int cf_opstate_snapshot_walk(const cf_opstate_snapshot_t *s,
+                             cf_opstate_snap_state_cb st_cb,
+                             cf_opstate_item_cb item_cb,
+                             cf_opstate_entry_cb entry_cb, void *ud);
+/* Number of states in the snapshot (0: no operator state to write). */
+int cf_opstate_snapshot_count(const cf_opstate_snapshot_t *s);
+
+/* Restore (thread: task, before open): create or find the state with
+ * cf_opstate_register (name + mode; the registration from open later
+ * returns the same handle with the restored content), then append list
+ * items in order with cf_opstate_restore_add (SPLIT/UNION) or put map
+ * entries with cf_opstate_restore_put (BROADCAST). Calling one on a state
+ * of the other mode fails with CF_EINVAL. */
+int cf_opstate_restore_add(cf_state_t *st, const void *data, uint32_t len);
+int cf_opstate_restore_put(cf_state_t *st, const void *k, uint32_t klen,
+                           const void *v, uint32_t vlen);
 
 /* ------------------------------------------------------------------ */
 /* State files (one per operator, subtask and checkpoint)              */

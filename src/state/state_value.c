@@ -1,13 +1,18 @@
 /*
- * state_value.c: the accessors of ValueState, ListState and
- * ReducingState for the current key (see state.h).
+ * state_value.c: the accessors of ValueState, ListState, ReducingState
+ * and AggregatingState for the current key (see state.h).
  *
  * A value lives in its entry, after the key, 8-byte aligned; a put that
  * fits the allocated payload overwrites in place, and value_update hands
  * out a pointer into the entry. A list is one growable block of
  * [u32 len][len bytes] items in the entry (doubling on growth). A reducing
  * state's entry holds a cf_buf_t over a separate malloc block, which the
- * reduce function may realloc through cf_kstate_buf_reserve.
+ * reduce function may realloc through cf_kstate_buf_reserve; an
+ * aggregating state's likewise (the aggregate function's accumulator).
+ *
+ * Copy-on-write: a mutator first makes the current key's entry private
+ * (cf_kstate_wentry: one compare of the slot's version while no snapshot
+ * is alive); a growth of a shared entry is folded into its copy.
  *
  * Thread: task.
  */
@@ -23,7 +28,8 @@ cf_kstate_in_entry(const cf_kstate_entry_t *e, const void *p)
     uintptr_t a = (uintptr_t)e;
     uintptr_t x = (uintptr_t)p;
 
-    return x >= a && x < a + cf_kstate_entry_size(e->klen, e->vcap);
+    return x >= a &&
+           x < a + cf_kstate_entry_bytes(e) - cf_kstate_pre(e->flags);
 }
 
 static inline uint32_t
@@ -40,15 +46,16 @@ int
 cf_kstate_value_get(cf_state_t *st, cf_slice_t *out)
 {
     uint32_t slot;
+    cf_kstate_slot_t *sp;
     int rc;
     cf_kstate_entry_t *e;
 
     if (__builtin_expect(st->kind != CF_STATE_VALUE, 0))
         return cf_kstate_err_kind(st, CF_STATE_VALUE);
-    rc = cf_kstate_lookup(st, &slot);
+    rc = cf_kstate_lookup_rd(st, &slot, &sp);
     if (rc <= 0)
         return rc;
-    e = st->t.slots[slot].e;
+    e = sp->e;
     out->data = cf_kstate_entry_val(e);
     out->len = e->vlen;
     return 1;
@@ -59,22 +66,22 @@ static cf_kstate_entry_t *
 cf_kstate_new_current(cf_state_t *st, uint32_t slot, uint32_t vcap)
 {
     cf_kstate_backend_t *b = st->b;
-    cf_kstate_entry_t *e =
-        cf_kstate_entry_new(b->key, b->key_len, vcap, &st->bytes);
+    cf_kstate_entry_t *e = cf_kstate_entry_new(
+        b->key, b->key_len, vcap, cf_kstate_new_flags(st), &st->bytes);
 
     return cf_kstate_insert_current(st, slot, e);
 }
 
-/* Make room for len payload bytes in the entry at slot; returns the entry
- * (moved when it grew). The payload beyond the old length is undefined. */
+/* Make room for len payload bytes in the private entry e at slot;
+ * returns the entry (moved when it grew). The payload beyond the old
+ * length is undefined. */
 static cf_kstate_entry_t *
-cf_kstate_reserve_at(cf_state_t *st, uint32_t slot, uint32_t len)
+cf_kstate_reserve_at(cf_state_t *st, uint32_t slot, cf_kstate_entry_t *e,
+                     uint32_t len)
 {
-    cf_kstate_entry_t *e = st->t.slots[slot].e;
-
     if (len > e->vcap) {
         e = cf_kstate_entry_resize(e, cf_kstate_round8(len), &st->bytes);
-        st->t.slots[slot].e = e;
+        cf_kstate_replace_entry(st, slot, e);
     }
     return e;
 }
@@ -83,12 +90,13 @@ int
 cf_kstate_value_put(cf_state_t *st, const void *data, uint32_t len)
 {
     uint32_t slot;
+    cf_kstate_slot_t *sp;
     int rc;
     cf_kstate_entry_t *e;
 
     if (__builtin_expect(st->kind != CF_STATE_VALUE, 0))
         return cf_kstate_err_kind(st, CF_STATE_VALUE);
-    rc = cf_kstate_lookup(st, &slot);
+    rc = cf_kstate_lookup(st, &slot, &sp);
     if (rc < 0)
         return rc;
     if (rc == 0) {
@@ -98,25 +106,26 @@ cf_kstate_value_put(cf_state_t *st, const void *data, uint32_t len)
         e->vlen = len;
         return CF_OK;
     }
-    e = st->t.slots[slot].e;
-    if (len <= e->vcap) {
-        /* In place; memmove: data may be a slice of this very value. */
-        if (len > 0)
-            memmove(cf_kstate_entry_val(e), data, len);
-        e->vlen = len;
-        return CF_OK;
+    /* A snapshot may see e: write a copy (data, even when it points into
+     * e, stays valid: e is retired, not freed). */
+    e = cf_kstate_wentry(st, slot, sp,
+                         len > sp->e->vcap ? cf_kstate_round8(len) : 0);
+    if (len > e->vcap) {
+        if (cf_kstate_in_entry(e, data)) {
+            /* Growing would free data: copy it out first (rare). */
+            void *copy = cf_malloc(len);
+            memcpy(copy, data, len);
+            e = cf_kstate_reserve_at(st, slot, e, len);
+            memcpy(cf_kstate_entry_val(e), copy, len);
+            cf_free(copy);
+            e->vlen = len;
+            return CF_OK;
+        }
+        e = cf_kstate_reserve_at(st, slot, e, len);
     }
-    if (cf_kstate_in_entry(e, data)) {
-        /* Growing would free data: copy it out first (rare). */
-        void *copy = cf_malloc(len);
-        memcpy(copy, data, len);
-        e = cf_kstate_reserve_at(st, slot, len);
-        memcpy(cf_kstate_entry_val(e), copy, len);
-        cf_free(copy);
-    } else {
-        e = cf_kstate_reserve_at(st, slot, len);
-        memcpy(cf_kstate_entry_val(e), data, len);
-    }
+    /* In place; memmove: data may be a slice of this very value. */
+    if (len > 0)
+        memmove(cf_kstate_entry_val(e), data, len);
     e->vlen = len;
     return CF_OK;
 }
@@ -125,6 +134,7 @@ void *
 cf_kstate_value_update(cf_state_t *st, uint32_t len, int *created)
 {
     uint32_t slot;
+    cf_kstate_slot_t *sp;
     int rc;
     cf_kstate_entry_t *e;
     uint8_t *v;
@@ -135,7 +145,7 @@ cf_kstate_value_update(cf_state_t *st, uint32_t len, int *created)
         cf_kstate_err_kind(st, CF_STATE_VALUE);
         return NULL;
     }
-    rc = cf_kstate_lookup(st, &slot);
+    rc = cf_kstate_lookup(st, &slot, &sp);
     if (rc < 0)
         return NULL;
     if (rc == 0) {
@@ -148,10 +158,10 @@ cf_kstate_value_update(cf_state_t *st, uint32_t len, int *created)
             *created = 1;
         return v;
     }
-    e = st->t.slots[slot].e;
+    e = cf_kstate_wentry(st, slot, sp, 0);
     if (__builtin_expect(len != e->vlen, 0)) {
         uint32_t old = e->vlen;
-        e = cf_kstate_reserve_at(st, slot, len);
+        e = cf_kstate_reserve_at(st, slot, e, len);
         if (len > old)
             memset(cf_kstate_entry_val(e) + old, 0, len - old);
         e->vlen = len;
@@ -167,6 +177,7 @@ int
 cf_kstate_list_add(cf_state_t *st, const void *data, uint32_t len)
 {
     uint32_t slot, n32 = len;
+    cf_kstate_slot_t *sp;
     uint64_t need;
     int rc;
     cf_kstate_entry_t *e;
@@ -174,7 +185,7 @@ cf_kstate_list_add(cf_state_t *st, const void *data, uint32_t len)
 
     if (__builtin_expect(st->kind != CF_STATE_LIST, 0))
         return cf_kstate_err_kind(st, CF_STATE_LIST);
-    rc = cf_kstate_lookup(st, &slot);
+    rc = cf_kstate_lookup(st, &slot, &sp);
     if (rc < 0)
         return rc;
     if (rc == 0) {
@@ -182,22 +193,30 @@ cf_kstate_list_add(cf_state_t *st, const void *data, uint32_t len)
             goto too_big;
         e = cf_kstate_new_current(st, slot, len + 4);
     } else {
-        e = st->t.slots[slot].e;
+        uint64_t cap = 0;
+        e = sp->e;
         need = (uint64_t)e->vlen + 4 + len;
         if (need > UINT32_MAX)
             goto too_big;
         if (need > e->vcap) {
-            uint64_t cap = (uint64_t)e->vcap * 2;
-            size_t off = 0;
-            int inside = cf_kstate_in_entry(e, data);
-            if (inside)
-                off = (size_t)((const uint8_t *)data - (const uint8_t *)e);
+            cap = (uint64_t)e->vcap * 2;
             if (cap < need)
                 cap = need;
             if (cap > UINT32_MAX)
                 cap = UINT32_MAX;
+        }
+        if (__builtin_expect(sp->ver <= st->wlimit, 0)) {
+            /* data stays valid: a shared block is retired, not freed */
+            e = cf_kstate_wentry_slow(st, slot, sp, (uint32_t)cap);
+            cap = need > e->vcap ? cap : 0;
+        }
+        if (cap > 0) {
+            size_t off = 0;
+            int inside = cf_kstate_in_entry(e, data);
+            if (inside)
+                off = (size_t)((const uint8_t *)data - (const uint8_t *)e);
             e = cf_kstate_entry_resize(e, (uint32_t)cap, &st->bytes);
-            st->t.slots[slot].e = e;
+            cf_kstate_replace_entry(st, slot, e);
             if (inside)
                 data = (const uint8_t *)e + off;
         }
@@ -220,16 +239,17 @@ int
 cf_kstate_list_iter(cf_state_t *st, cf_list_iter_t *it)
 {
     uint32_t slot;
+    cf_kstate_slot_t *sp;
     int rc;
     cf_kstate_entry_t *e;
 
     memset(it, 0, sizeof *it);
     if (__builtin_expect(st->kind != CF_STATE_LIST, 0))
         return cf_kstate_err_kind(st, CF_STATE_LIST);
-    rc = cf_kstate_lookup(st, &slot);
+    rc = cf_kstate_lookup_rd(st, &slot, &sp);
     if (rc <= 0)
         return rc;
-    e = st->t.slots[slot].e;
+    e = sp->e;
     it->p[0] = cf_kstate_entry_val(e);
     it->p[1] = cf_kstate_entry_val(e) + e->vlen;
     return CF_OK;
@@ -251,28 +271,71 @@ cf_kstate_list_next(cf_list_iter_t *it, cf_slice_t *item)
 }
 
 /* ------------------------------------------------------------------ */
-/* ReducingState                                                       */
+/* ReducingState and AggregatingState                                  */
 /* ------------------------------------------------------------------ */
+
+/* The accumulator of the current key for a fold: created empty for an
+ * absent key (*created = 1), else made private. */
+static cf_buf_t *
+cf_kstate_acc_of(cf_state_t *st, int rc, uint32_t slot, cf_kstate_slot_t *sp)
+{
+    cf_kstate_entry_t *e;
+    cf_buf_t *acc;
+
+    if (rc == 0) {
+        e = cf_kstate_new_current(st, slot, sizeof(cf_buf_t));
+        e->vlen = sizeof(cf_buf_t);
+        acc = (cf_buf_t *)cf_kstate_entry_val(e);
+        acc->data = NULL;
+        acc->len = 0;
+        acc->cap = 0;
+        return acc;
+    }
+    e = cf_kstate_wentry(st, slot, sp, 0);
+    return (cf_buf_t *)cf_kstate_entry_val(e);
+}
+
+/* After a user function folded into acc (capacity was ocap). */
+static int
+cf_kstate_acc_done(cf_state_t *st, cf_buf_t *acc, uint32_t ocap, int rc)
+{
+    st->bytes += acc->cap;
+    st->bytes -= ocap;
+    if (acc->len > acc->cap) {
+        cf_log_error("%s '%s': the user function set a length of %u bytes "
+                     "beyond its buffer of %u",
+                     cf_state_kind_name(st->kind), st->name, acc->len,
+                     acc->cap);
+        acc->len = acc->cap;
+        return rc < 0 ? rc : CF_EUSER;
+    }
+    return rc < 0 ? rc : CF_OK;
+}
 
 int
 cf_kstate_reducing_add(cf_state_t *st, const void *data, uint32_t len,
                        int64_t ts)
 {
-    uint32_t slot, ocap;
+    uint32_t slot;
+    cf_kstate_slot_t *sp;
     int rc;
-    cf_kstate_entry_t *e;
     cf_buf_t *acc;
     cf_record_t rec;
 
     if (__builtin_expect(st->kind != CF_STATE_REDUCING, 0))
         return cf_kstate_err_kind(st, CF_STATE_REDUCING);
-    rc = cf_kstate_lookup(st, &slot);
+    if (__builtin_expect(st->fn == NULL, 0)) {
+        cf_log_error("ReducingState '%s' has no reduce function (restored "
+                     "but not registered)",
+                     st->name);
+        return CF_ESTATE;
+    }
+    rc = cf_kstate_lookup(st, &slot, &sp);
     if (rc < 0)
         return rc;
+    acc = cf_kstate_acc_of(st, rc, slot, sp);
     if (rc == 0) {
-        e = cf_kstate_new_current(st, slot, sizeof(cf_buf_t));
-        e->vlen = sizeof(cf_buf_t);
-        acc = (cf_buf_t *)cf_kstate_entry_val(e);
+        /* The first value is stored as is. */
         acc->data = cf_malloc(len);
         if (len > 0)
             memcpy(acc->data, data, len);
@@ -281,41 +344,101 @@ cf_kstate_reducing_add(cf_state_t *st, const void *data, uint32_t len,
         st->bytes += len;
         return CF_OK;
     }
-    e = st->t.slots[slot].e;
-    acc = (cf_buf_t *)cf_kstate_entry_val(e);
-    ocap = acc->cap;
     rec.data = data;
     rec.len = len;
     rec.ts = ts;
     /* The function folds into the stored buffer itself; whatever it
      * returns, the buffer it leaves (maybe realloc'ed) is the state's. */
-    rc = st->fn(st->fn_ctx, acc, &rec);
-    st->bytes += acc->cap;
-    st->bytes -= ocap;
-    if (acc->len > acc->cap) {
-        cf_log_error("ReducingState '%s': the reduce function set a length "
-                     "of %u bytes beyond its buffer of %u",
-                     st->name, acc->len, acc->cap);
-        acc->len = acc->cap;
-        return rc < 0 ? rc : CF_EUSER;
+    {
+        uint32_t ocap = acc->cap;
+        rc = st->fn(st->fn_ctx, acc, &rec);
+        return cf_kstate_acc_done(st, acc, ocap, rc);
     }
-    return rc < 0 ? rc : CF_OK;
 }
 
 int
 cf_kstate_reducing_get(cf_state_t *st, cf_slice_t *out)
 {
     uint32_t slot;
+    cf_kstate_slot_t *sp;
     int rc;
     const cf_buf_t *acc;
 
     if (__builtin_expect(st->kind != CF_STATE_REDUCING, 0))
         return cf_kstate_err_kind(st, CF_STATE_REDUCING);
-    rc = cf_kstate_lookup(st, &slot);
+    rc = cf_kstate_lookup_rd(st, &slot, &sp);
     if (rc <= 0)
         return rc;
-    acc = (const cf_buf_t *)cf_kstate_entry_val(st->t.slots[slot].e);
+    acc = (const cf_buf_t *)cf_kstate_entry_val(sp->e);
     out->data = acc->data;
     out->len = acc->len;
+    return 1;
+}
+
+int
+cf_kstate_aggregating_add(cf_state_t *st, const void *data, uint32_t len,
+                          int64_t ts)
+{
+    uint32_t slot, ocap;
+    cf_kstate_slot_t *sp;
+    int rc;
+    cf_buf_t *acc;
+    cf_record_t rec;
+
+    if (__builtin_expect(st->kind != CF_STATE_AGGREGATING, 0))
+        return cf_kstate_err_kind(st, CF_STATE_AGGREGATING);
+    if (__builtin_expect(st->agg == NULL, 0)) {
+        cf_log_error("AggregatingState '%s' has no aggregate functions "
+                     "(restored but not registered)",
+                     st->name);
+        return CF_ESTATE;
+    }
+    rc = cf_kstate_lookup(st, &slot, &sp);
+    if (rc < 0)
+        return rc;
+    acc = cf_kstate_acc_of(st, rc, slot, sp);
+    rec.data = data;
+    rec.len = len;
+    rec.ts = ts;
+    ocap = acc->cap;
+    rc = st->agg->add(st->fn_ctx, acc, &rec);
+    return cf_kstate_acc_done(st, acc, ocap, rc);
+}
+
+int
+cf_kstate_aggregating_get(cf_state_t *st, cf_slice_t *out)
+{
+    uint32_t slot;
+    cf_kstate_slot_t *sp;
+    int rc;
+    const cf_buf_t *acc;
+    cf_slice_t a;
+
+    if (__builtin_expect(st->kind != CF_STATE_AGGREGATING, 0))
+        return cf_kstate_err_kind(st, CF_STATE_AGGREGATING);
+    if (__builtin_expect(st->agg == NULL, 0)) {
+        cf_log_error("AggregatingState '%s' has no aggregate functions "
+                     "(restored but not registered)",
+                     st->name);
+        return CF_ESTATE;
+    }
+    rc = cf_kstate_lookup_rd(st, &slot, &sp);
+    if (rc <= 0)
+        return rc;
+    acc = (const cf_buf_t *)cf_kstate_entry_val(sp->e);
+    a.data = acc->data;
+    a.len = acc->len;
+    st->out.len = 0;
+    rc = st->agg->result(st->fn_ctx, &a, &st->out);
+    if (rc < 0)
+        return rc;
+    if (st->out.len > st->out.cap) {
+        cf_log_error("AggregatingState '%s': the result function set a "
+                     "length of %u bytes beyond its buffer of %u",
+                     st->name, st->out.len, st->out.cap);
+        return CF_EUSER;
+    }
+    out->data = st->out.data;
+    out->len = st->out.len;
     return 1;
 }
