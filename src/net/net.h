@@ -46,8 +46,17 @@ enum cf_net_buf_kind_e {
 enum cf_net_event_e {
     CF_NET_EV_END_OF_PARTITION = 1,
     /* 2 is CF_NET_EV_ERROR (netmgr.h) */
-    CF_NET_EV_BARRIER = 3,     /* payload: see task.c (cf_barrier_t) */
-    CF_NET_EV_END_OF_DATA = 4, /* payload: u8 drain (1) or stop without drain (0) */
+    /* A checkpoint barrier (task.c, cf_barrier_t), little-endian:
+     *   u8 version (1), i64 id, i64 timestamp (epoch ms), u8 kind
+     *   (CF_CKPT_KIND_*), u8 drain, u32 n, n bytes of location (the
+     *   checkpoint directory, no NUL). */
+    CF_NET_EV_BARRIER = 3,
+    /* No more records on this channel (the producer finished its input,
+     * FLIP-147); barriers may still follow, then END_OF_PARTITION.
+     * Payload: u8 drain: 1 at a normal end or stop-with-savepoint --drain
+     * (the consumer runs finish()), 0 at a stop without drain (it does
+     * not). */
+    CF_NET_EV_END_OF_DATA = 4,
 };
 
 typedef struct cf_net_env_s cf_net_env_t;
@@ -119,6 +128,12 @@ cf_net_buf_t *cf_net_gate_poll(cf_net_gate_t *gate, int *ch);
 /* Buffers queued in all channels (a snapshot, for metrics such as
  * Flink's inputQueueLength). Thread: any. */
 size_t cf_net_gate_queued(cf_net_gate_t *gate);
+/* Barrier alignment: a blocked channel keeps what is queued (and what
+ * arrives) but poll skips it until cf_net_gate_unblock_all; its producer
+ * is then throttled by buffers and credits. Thread: owner. */
+void cf_net_gate_block(cf_net_gate_t *gate, int ch);
+void cf_net_gate_unblock_all(cf_net_gate_t *gate);
+int cf_net_gate_is_blocked(cf_net_gate_t *gate, int ch);
 
 /* ------------------------------------------------------------------ */
 /* Result partition: one producer's output over one edge               */

@@ -9,6 +9,14 @@
  * tail if it still has data: channels are served round robin, one buffer
  * each, and a fast producer cannot starve the others.
  *
+ * Barrier alignment (exactly-once checkpoints) blocks channels: a blocked
+ * channel keeps its queue but leaves the ring, so poll skips it; its
+ * producer stops when it runs out of buffers or credits, which is the
+ * backpressure Flink's aligned checkpoints exert. Unblocking puts the
+ * channels that still hold data back into the ring. A channel is in the
+ * ring exactly when it has data, is not blocked and is marked inring
+ * (poll drops a channel that was blocked while it sat in the ring).
+ *
  * One mutex guards everything. push notifies the owner while holding it
  * and destroy takes it, so a producer that pushes the last buffer (say,
  * end of partition) has left the gate before the consumer can destroy it.
@@ -21,6 +29,8 @@
 typedef struct cf_net_chan_s {
     cf_net_buf_t *head;
     cf_net_buf_t *tail;
+    uint8_t blocked; /* alignment: skipped by poll */
+    uint8_t inring;  /* listed in avail */
 } cf_net_chan_t;
 
 struct cf_net_gate_s {
@@ -87,6 +97,16 @@ cf_net_gate_queued(cf_net_gate_t *gate)
     return atomic_load_explicit(&gate->queued, memory_order_relaxed);
 }
 
+/* Append channel ch to the ring of channels with data. Lock held. */
+static void
+cf_net_gate_ring_add(cf_net_gate_t *gate, int ch)
+{
+    CF_ASSERT(gate->avail_len < gate->n);
+    gate->avail[(gate->avail_head + gate->avail_len) % gate->n] = ch;
+    gate->avail_len++;
+    gate->chans[ch].inring = 1;
+}
+
 void
 cf_net_gate_push(cf_net_gate_t *gate, int ch, cf_net_buf_t *buf)
 {
@@ -96,16 +116,13 @@ cf_net_gate_push(cf_net_gate_t *gate, int ch, cf_net_buf_t *buf)
     buf->next = NULL;
     pthread_mutex_lock(&gate->mu);
     c = &gate->chans[ch];
-    if (c->tail == NULL) {
+    if (c->tail == NULL)
         c->head = buf;
-        /* The channel was empty, so it is not in the ring: append it. */
-        CF_ASSERT(gate->avail_len < gate->n);
-        gate->avail[(gate->avail_head + gate->avail_len) % gate->n] = ch;
-        gate->avail_len++;
-    } else {
+    else
         c->tail->next = buf;
-    }
     c->tail = buf;
+    if (!c->inring && !c->blocked)
+        cf_net_gate_ring_add(gate, ch);
     atomic_fetch_add_explicit(&gate->queued, 1, memory_order_relaxed);
     if (gate->owner != NULL)
         cf_signal_notify(gate->owner);
@@ -122,28 +139,66 @@ cf_net_gate_poll(cf_net_gate_t *gate, int *ch)
     if (atomic_load_explicit(&gate->queued, memory_order_relaxed) == 0)
         return NULL;
     pthread_mutex_lock(&gate->mu);
-    if (gate->avail_len == 0) {
-        pthread_mutex_unlock(&gate->mu);
-        return NULL;
+    for (;;) {
+        if (gate->avail_len == 0) {
+            pthread_mutex_unlock(&gate->mu);
+            return NULL;
+        }
+        i = gate->avail[gate->avail_head];
+        gate->avail_head = (gate->avail_head + 1) % gate->n;
+        gate->avail_len--;
+        c = &gate->chans[i];
+        c->inring = 0;
+        if (!c->blocked)
+            break;
+        /* Blocked while listed: dropped now, re-listed by unblock. */
     }
-    i = gate->avail[gate->avail_head];
-    gate->avail_head = (gate->avail_head + 1) % gate->n;
-    gate->avail_len--;
-    c = &gate->chans[i];
     b = c->head;
     CF_ASSERT(b != NULL);
     c->head = b->next;
-    if (c->head == NULL) {
+    if (c->head == NULL)
         c->tail = NULL;
-    } else {
-        /* Still has data: back to the end of the line. */
-        gate->avail[(gate->avail_head + gate->avail_len) % gate->n] = i;
-        gate->avail_len++;
-    }
+    else /* Still has data: back to the end of the line. */
+        cf_net_gate_ring_add(gate, i);
     atomic_fetch_sub_explicit(&gate->queued, 1, memory_order_relaxed);
     pthread_mutex_unlock(&gate->mu);
     b->next = NULL;
     if (ch != NULL)
         *ch = i;
+    return b;
+}
+
+void
+cf_net_gate_block(cf_net_gate_t *gate, int ch)
+{
+    CF_ASSERT(ch >= 0 && ch < gate->n);
+    pthread_mutex_lock(&gate->mu);
+    gate->chans[ch].blocked = 1;
+    pthread_mutex_unlock(&gate->mu);
+}
+
+void
+cf_net_gate_unblock_all(cf_net_gate_t *gate)
+{
+    pthread_mutex_lock(&gate->mu);
+    for (int i = 0; i < gate->n; i++) {
+        cf_net_chan_t *c = &gate->chans[i];
+        if (!c->blocked)
+            continue;
+        c->blocked = 0;
+        if (c->head != NULL && !c->inring)
+            cf_net_gate_ring_add(gate, i);
+    }
+    pthread_mutex_unlock(&gate->mu);
+}
+
+int
+cf_net_gate_is_blocked(cf_net_gate_t *gate, int ch)
+{
+    int b;
+    CF_ASSERT(ch >= 0 && ch < gate->n);
+    pthread_mutex_lock(&gate->mu);
+    b = gate->chans[ch].blocked;
+    pthread_mutex_unlock(&gate->mu);
     return b;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "connectors.h"
+#include "op_ckpt.h"
 #include "runtime_int.h"
 
 const cf_host_api_t cf_host_api = {
@@ -89,6 +90,16 @@ const cf_host_api_t cf_host_api = {
 
     .reducing_add = cf_kstate_reducing_add,
     .reducing_get = cf_kstate_reducing_get,
+
+    /* ABI 1.1 (op_ckpt.c) */
+    .stream_sink_2pc = cf_b_sink_2pc,
+    .is_restored = cf_task_is_restored,
+    .op_state_list = cf_task_op_state_list,
+    .op_state_broadcast = cf_task_op_state_broadcast,
+    .state_aggregating = cf_task_state_aggregating,
+    .aggregating_add = cf_kstate_aggregating_add,
+    .aggregating_get = cf_kstate_aggregating_get,
+    .state_ttl = cf_task_state_ttl,
 };
 
 int

@@ -217,6 +217,11 @@ cf_task_deploy(cf_job_t *job, const cf_task_spec_t *spec, cf_error_t **errp)
                     spec->nchannels, cf_runtime_flush_ns(job->cfg));
     t->state_cb = spec->state_cb;
     t->cb_arg = spec->cb_arg;
+    t->ckpt_on = spec->checkpointing != 0;
+    t->exactly_once = spec->exactly_once != 0;
+    t->compress = spec->compress != 0;
+    t->ckpt_cbs = spec->ckpt_cbs;
+    t->restore = cf_task_restore_copy(spec->restore);
     for (int o = 0; o < t->nwriters && rc == 0; o++)
         rc = cf_task_output_setup(t, o, spec->net, 0, errp);
     if (rc < 0) {

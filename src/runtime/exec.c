@@ -14,6 +14,10 @@
  * GLOBAL edges; pointwise for FORWARD and RESCALE (Flink's
  * DistributionPattern.POINTWISE, see cf_job_edge_consumers).
  *
+ * Local runs do not checkpoint: tasks are created without checkpoint
+ * settings (cf_task_spec_t's fields stay zero), so a task ends as soon as
+ * its input ended (END_OF_DATA, then END_OF_PARTITION downstream).
+ *
  * Job status follows Flink: CREATED -> RUNNING -> FINISHED, or FAILING ->
  * FAILED when a task fails (the others are cancelled), or CANCELLING ->
  * CANCELED.

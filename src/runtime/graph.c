@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "jobgraph.pb-c.h"
+#include "op_ckpt.h"
 #include "runtime_int.h"
 
 /* ------------------------------------------------------------------ */
@@ -116,6 +117,7 @@ cf_op_default_name(cf_op_kind_t kind, int keyed)
     case CF_OP_PROCESS: return keyed ? "KeyedProcess" : "Process";
     case CF_OP_REDUCE: return "Keyed Reduce";
     case CF_OP_SINK: return "Unnamed";
+    case CF_OP_SINK_2PC: return "Unnamed";
     }
     return "Unnamed";
 }
@@ -126,7 +128,7 @@ cf_op_display_name(cf_op_kind_t kind, const char *name)
 {
     if (kind == CF_OP_SOURCE)
         return cf_asprintf("Source: %s", name);
-    if (kind == CF_OP_SINK)
+    if (kind == CF_OP_SINK || kind == CF_OP_SINK_2PC)
         return cf_asprintf("Sink: %s", name);
     return cf_strdup(name);
 }
@@ -167,7 +169,7 @@ cf_stream_of_node(cf_env_t *env, cf_snode_t *n)
 {
     cf_stream_t *s = cf_stream_new(env, 1);
     s->refs[0].node = n->id;
-    s->sink = n->kind == CF_OP_SINK;
+    s->sink = n->kind == CF_OP_SINK || n->kind == CF_OP_SINK_2PC;
     return s;
 }
 
@@ -446,6 +448,30 @@ cf_b_sink(cf_stream_t *s, const char *name, const cf_sink_ops_t *ops,
     cf_copy_ops(&n->sink, sizeof n->sink, ops);
     if (ops == NULL || n->sink.invoke == NULL)
         cf_env_error(s->env, "Sink '%s' has no invoke() function", n->name);
+    return r;
+}
+
+cf_stream_t *
+cf_b_sink_2pc(cf_stream_t *s, const char *name, const cf_2pc_sink_ops_t *ops,
+              void *udata)
+{
+    cf_snode_t *n;
+    cf_stream_t *r =
+        cf_transform(s, CF_OP_SINK_2PC, "sinkTo", name, udata, &n);
+    cf_copy_ops(&n->sink2pc, sizeof n->sink2pc, ops);
+    if (ops == NULL || n->sink2pc.invoke == NULL)
+        cf_env_error(s->env,
+                     "Two-phase-commit sink '%s' has no invoke() function",
+                     n->name);
+    else if (n->sink2pc.pre_commit == NULL)
+        cf_env_error(s->env,
+                     "Two-phase-commit sink '%s' has no pre_commit() "
+                     "function",
+                     n->name);
+    else if (n->sink2pc.commit == NULL)
+        cf_env_error(s->env,
+                     "Two-phase-commit sink '%s' has no commit() function",
+                     n->name);
     return r;
 }
 

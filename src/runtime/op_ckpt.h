@@ -57,6 +57,19 @@ void cf_op_ckpt_close(cf_ctx_t *ctx, int failed);
 /* The record function of a 2PC sink (cf_op_bind in task.c). */
 int cf_op_sink_2pc_invoke(cf_ctx_t *ctx, const cf_record_t *r);
 
+/* Whether r said the operator had fully finished (cf_op_restore): the
+ * task may end at once (Flink's FINISHED_ON_RESTORE). */
+int cf_op_restored_finished(const cf_ctx_t *ctx);
+
+/* Fail the task naming the operator when the user function gave no
+ * message: "<what> of operator '<name>' failed (code <rc>)". Returns rc
+ * (CF_ECANCELED untouched). Thread: task. */
+int cf_op_ckpt_failed(cf_ctx_t *ctx, int rc, const char *what);
+
+/* Builder function of the host table (graph.c). */
+cf_stream_t *cf_b_sink_2pc(cf_stream_t *s, const char *name,
+                           const cf_2pc_sink_ops_t *ops, void *udata);
+
 /* Host table functions (api.c) */
 int cf_task_is_restored(cf_ctx_t *ctx);
 cf_state_t *cf_task_op_state_list(cf_ctx_t *ctx, const char *name, int mode);

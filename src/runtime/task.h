@@ -46,6 +46,47 @@ struct cf_task_s {
     int64_t flush_interval_ns; /* < 0: flush only full buffers */
     int64_t next_flush_ns;
     int64_t start_ms, end_ms;
+
+    /* Mailbox (Flink's MailboxProcessor): mails posted by any thread,
+     * drained by the task thread between buffers / next() calls. nmail
+     * is the hot-path check (one relaxed load). */
+    pthread_mutex_t mail_mu;
+    struct cf_mail_s *mails; /* FIFO, mail_len from mail_head */
+    int mail_head, mail_len, mail_cap;
+    int mail_closed; /* the thread ended: triggers are declined */
+    atomic_int nmail;
+
+    /* Checkpointing (cf_task_spec_t; zero for local runs) */
+    int ckpt_on, exactly_once, compress;
+    const cf_task_ckpt_cbs_t *ckpt_cbs;
+    cf_task_restore_t *restore; /* deep copy, or NULL */
+    atomic_int snap_inflight;   /* async parts not yet done */
+    int kstate_dirty; /* a snapshot was released: maintain backends */
+
+    /* Input channels: 0 live, 1 END_OF_DATA, 2 END_OF_PARTITION */
+    uint8_t *ch_end;
+    int eod_channels; /* channels with END_OF_DATA or END_OF_PARTITION */
+    int eod_nodrain;  /* an END_OF_DATA said drain = 0 */
+
+    /* Barrier alignment (one pending checkpoint) */
+    int64_t align_id; /* 0: none */
+    int64_t align_ts;
+    int align_kind, align_drain;
+    char *align_loc;
+    uint8_t *align_seen; /* per channel */
+    int align_nseen;
+    int64_t align_start_ns;
+    uint64_t align_bytes0;
+    int64_t last_barrier_id; /* newest checkpoint handled or aborted */
+    struct cf_mail_s *deferred; /* trigger waiting for the inputs' end */
+
+    /* End of input and the final checkpoint (FLIP-147) */
+    int input_ended;      /* finish ran, END_OF_DATA sent */
+    int64_t final_id;     /* first barrier after the end of input */
+    int64_t last_sync_sp; /* sync savepoint awaiting its notification */
+    int64_t last_completed; /* newest completed checkpoint notified */
+    int stop_nodrain;     /* source: stop without drain at last_sync_sp */
+    int finished_on_restore; /* every operator had finished */
 };
 
 /* Create the task's operator instances and input gate (exec.c wires the
@@ -62,6 +103,8 @@ int cf_task_output_setup(cf_task_t *t, int o, cf_net_env_t *net,
  * n * buffers-per-channel + floating-buffers-per-gate, at least n + 1). */
 int cf_task_output_buffers(const cf_config_t *cfg, int n);
 void cf_task_destroy(cf_task_t *t);
+/* A deep copy of a restore description (NULL for NULL). */
+cf_task_restore_t *cf_task_restore_copy(const cf_task_restore_t *r);
 /* The thread body. */
 void *cf_task_main(void *arg);
 void cf_task_cancel(cf_task_t *t);
