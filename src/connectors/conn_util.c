@@ -466,3 +466,137 @@ cf_conn_paths_free(char **files, size_t n)
         free(files[i]);
     free(files);
 }
+
+/* ------------------------------------------------------------------ */
+/* Positions of number sources                                         */
+/* ------------------------------------------------------------------ */
+
+void
+cf_conn_put_u64(uint8_t *p, uint64_t v)
+{
+    int i;
+    for (i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+uint64_t
+cf_conn_get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    int i;
+    for (i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+void
+cf_conn_put_u32(uint8_t *p, uint32_t v)
+{
+    int i;
+    for (i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+uint32_t
+cf_conn_get_u32(const uint8_t *p)
+{
+    uint32_t v = 0;
+    int i;
+    for (i = 3; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+void
+cf_conn_ranges_add(cf_conn_ranges_t *r, uint64_t lo, uint64_t hi)
+{
+    if (r->n == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 4;
+        r->v = cf_conn_realloc(r->v, r->cap * sizeof(*r->v));
+    }
+    r->v[r->n][0] = lo;
+    r->v[r->n][1] = hi;
+    r->n++;
+}
+
+void
+cf_conn_ranges_free(cf_conn_ranges_t *r)
+{
+    free(r->v);
+    memset(r, 0, sizeof(*r));
+}
+
+void
+cf_conn_range_encode(uint8_t out[CF_CONN_RANGE_ITEM], uint64_t lo, uint64_t hi)
+{
+    out[0] = 1;
+    cf_conn_put_u64(out + 1, lo);
+    cf_conn_put_u64(out + 9, hi);
+}
+
+int
+cf_conn_range_decode(const void *p, size_t len, uint64_t *lo, uint64_t *hi)
+{
+    const uint8_t *b = p;
+    if (len != CF_CONN_RANGE_ITEM || b[0] != 1)
+        return -EINVAL;
+    *lo = cf_conn_get_u64(b + 1);
+    *hi = cf_conn_get_u64(b + 9);
+    return 0;
+}
+
+int
+cf_conn_ranges_store(cf_state_t *st, const cf_conn_ranges_t *r, uint64_t base)
+{
+    uint8_t item[CF_CONN_RANGE_ITEM];
+    size_t i;
+    int rc = cf_state_clear(st);
+
+    for (i = r->cur; rc >= 0 && i < r->n; i++) {
+        cf_conn_range_encode(item, r->v[i][0] + base, r->v[i][1] + base);
+        rc = cf_list_add(st, item, sizeof(item));
+    }
+    return rc < 0 ? rc : 0;
+}
+
+int
+cf_conn_ranges_load(cf_ctx_t *ctx, cf_state_t *st, cf_conn_ranges_t *r,
+                    uint64_t base, uint64_t last, const char *what)
+{
+    cf_list_iter_t it;
+    cf_slice_t item;
+    size_t k = 0;
+
+    if (cf_list_iter(st, &it) < 0)
+        return cf_fail(ctx, "%s: could not read the restored positions", what);
+    while (cf_list_next(st, &it, &item) > 0) {
+        uint64_t lo, hi;
+        if (cf_conn_range_decode(item.data, item.len, &lo, &hi) < 0)
+            return cf_fail(ctx,
+                           "%s: restored position %zu is corrupt (%u bytes)",
+                           what, k, (unsigned)item.len);
+        lo -= base;
+        hi -= base;
+        if (lo > hi || hi > last)
+            return cf_fail(ctx,
+                           "%s: restored position %zu lies outside this "
+                           "source's numbers (state of another job?)",
+                           what, k);
+        cf_conn_ranges_add(r, lo, hi);
+        k++;
+    }
+    return 0;
+}
+
+int
+cf_conn_fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = 0;
+    if (fd < 0)
+        return -errno;
+    if (fsync(fd) < 0 && errno != EINVAL && errno != EROFS && errno != EBADF)
+        rc = -errno;
+    close(fd);
+    return rc;
+}

@@ -15,6 +15,15 @@
  * as the operator's udata. It lives until cf_conn_free_all(), which the
  * runtime calls once at shutdown, after every job has ended.
  *
+ * Checkpointing: fromSequence, the data generator and the file source
+ * keep their read positions in operator list state (SPLIT mode, states
+ * "sequence-positions", "datagen-positions", "file-positions"), written
+ * by a snapshot hook they set on their stream with cf_stream_hooks (a job
+ * must not replace the hooks of a built-in source), and rewind to them
+ * when restored, also with another parallelism. The socket source is not
+ * replayable: it keeps no state. The text file sink is a two-phase-commit
+ * sink (exactly-once part files).
+ *
  * Threads: the constructors run where a job's entry runs (any thread, one
  * environment at a time); cf_conn_free_all runs on any thread once no
  * operator of any job runs.
@@ -52,7 +61,8 @@ cf_stream_t *cf_conn_read_text_file(cf_env_t *env, const char *path);
 /* socketTextStream: lines ('\n'-delimited, a trailing '\r' stripped) read
  * from a TCP server, named "Socket Stream", parallelism 1 (should a job
  * raise it, only instance 0 connects). The source ends when the server
- * closes the connection. */
+ * closes the connection. Not replayable: after a restore it reconnects
+ * and reads what the server sends from then on. */
 cf_stream_t *cf_conn_socket_text_stream(cf_env_t *env, const char *host,
                                         int port);
 
@@ -65,9 +75,15 @@ cf_stream_t *cf_conn_print(cf_stream_t *s);
 /* DiscardingSink, named "Discard". */
 cf_stream_t *cf_conn_discard(cf_stream_t *s);
 
-/* A FileSink of text lines, named "File Sink": instance i writes
- * dir/.part-<uuid>-<i>-0.inprogress and renames it to dir/part-<uuid>-<i>-0
- * when its input ends (one uuid per sink). dir is created if needed. */
+/* A FileSink of text lines, named "File Sink", exactly-once through the
+ * two-phase-commit sink API: instance i (with a uuid drawn at each open)
+ * writes the records of a transaction to
+ * dir/.part-<uuid>-<i>-<n>.inprogress; at a checkpoint barrier the file
+ * is synced and renamed dir/.part-<uuid>-<i>-<n>.pending, and when the
+ * checkpoint completes it becomes dir/part-<uuid>-<i>-<n>. Without
+ * checkpointing the one transaction commits at the end of the input:
+ * dir/part-<uuid>-<i>-0. An instance that received no record writes no
+ * file. dir is created if needed. */
 cf_stream_t *cf_conn_write_text(cf_stream_t *s, const char *dir);
 
 /* Free every configuration the constructors above allocated. Call once no

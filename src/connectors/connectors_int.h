@@ -100,4 +100,80 @@ int cf_conn_write_all(int fd, const void *data, size_t len);
 int cf_conn_list_files(const char *path, char ***files, size_t *n);
 void cf_conn_paths_free(char **files, size_t n);
 
+/* ------------------------------------------------------------------ */
+/* Positions of number sources (operator state)                       */
+/* ------------------------------------------------------------------ */
+
+/* The numbers an instance of fromSequence or the data generator still has
+ * to emit: inclusive ranges [v[i][0], v[i][1]] for cur <= i < n, in
+ * order; v[cur][0] is the next number. Thread: the owner's. */
+typedef struct cf_conn_ranges_s {
+    uint64_t (*v)[2];
+    size_t n;
+    size_t cap;
+    size_t cur;
+} cf_conn_ranges_t;
+
+void cf_conn_ranges_add(cf_conn_ranges_t *r, uint64_t lo, uint64_t hi);
+void cf_conn_ranges_free(cf_conn_ranges_t *r);
+
+/* 1 and *out = the next number (consumed), or 0 when none is left. */
+static inline int
+cf_conn_ranges_take(cf_conn_ranges_t *r, uint64_t *out)
+{
+    if (r->cur >= r->n)
+        return 0;
+    *out = r->v[r->cur][0];
+    if (r->v[r->cur][0] == r->v[r->cur][1])
+        r->cur++;
+    else
+        r->v[r->cur][0]++;
+    return 1;
+}
+
+static inline int
+cf_conn_ranges_done(const cf_conn_ranges_t *r)
+{
+    return r->cur >= r->n;
+}
+
+/* An operator-state item of a range: version byte 1, then lo and hi as
+ * 8-byte little-endian numbers. */
+#define CF_CONN_RANGE_ITEM 17
+void cf_conn_range_encode(uint8_t out[CF_CONN_RANGE_ITEM], uint64_t lo,
+                          uint64_t hi);
+/* 0, or -EINVAL when p/len is not such an item. */
+int cf_conn_range_decode(const void *p, size_t len, uint64_t *lo, uint64_t *hi);
+
+/* Replace the items of the operator list state st by r's remaining
+ * ranges, each shifted by base (mod 2^64). Returns 0 or negative. */
+int cf_conn_ranges_store(cf_state_t *st, const cf_conn_ranges_t *r,
+                         uint64_t base);
+
+/* Append the items of st (restored) to r, each shifted by -base and
+ * checked to lie within [0, last]. what names the operator in messages.
+ * Returns 0, or fails ctx (cf_fail) naming the bad item and returns
+ * CF_ERR. */
+int cf_conn_ranges_load(cf_ctx_t *ctx, cf_state_t *st, cf_conn_ranges_t *r,
+                        uint64_t base, uint64_t last, const char *what);
+
+/* Little-endian integers of state items and transactions. */
+void cf_conn_put_u64(uint8_t *p, uint64_t v);
+uint64_t cf_conn_get_u64(const uint8_t *p);
+void cf_conn_put_u32(uint8_t *p, uint32_t v);
+uint32_t cf_conn_get_u32(const uint8_t *p);
+
+/* Whether the host has operator state (ABI 1.1): sources keep their
+ * positions only then. */
+static inline int
+cf_conn_has_opstate(cf_ctx_t *ctx)
+{
+    return CF_API_HAS(ctx, op_state_list) && CF__API(ctx)->op_state_list &&
+           CF_API_HAS(ctx, is_restored) && CF__API(ctx)->is_restored;
+}
+
+/* fsync the directory dir (after a rename in it). Returns 0 or -errno;
+ * file systems that cannot sync a directory count as success. */
+int cf_conn_fsync_dir(const char *dir);
+
 #endif /* CF_CONNECTORS_INT_H */

@@ -13,6 +13,16 @@
  * udata given to cf_env_datagen, not the connector's configuration, and
  * gen's local pointer does not overwrite the connector's state.
  *
+ * Checkpointing (ABI 1.1 hosts): an instance keeps the numbers it still
+ * has to emit as inclusive ranges [next, last] (cf_conn_ranges_t) and,
+ * at every checkpoint (the snapshot hook, set on the source stream with
+ * cf_stream_hooks), stores them in its operator list state (SPLIT mode,
+ * one 17-byte item per range; fromSequence stores values, the generator
+ * indices). A restored instance emits the ranges it gets back, whatever
+ * its index and parallelism: after a rescale the remaining ranges are
+ * spread over the new instances, none is lost or emitted twice. Without
+ * a restore it starts with its part of the split.
+ *
  * Rate limiting: an instance allowed r records a second may have emitted
  * floor(t * r) + 1 records t seconds after its first next(); when it is
  * ahead, next() returns CF_SOURCE_IDLE. A backlog (after backpressure) is
@@ -46,26 +56,49 @@ typedef struct seq_conf_s {
 } seq_conf_t;
 
 typedef struct seq_state_s {
-    uint64_t next; /* offset from conf->from of the next value */
-    uint64_t hi;   /* offset of this instance's last value */
-    int done;
+    cf_conn_ranges_t todo; /* offsets from conf->from */
+    cf_state_t *pos;       /* operator state, or NULL (old host) */
 } seq_state_t;
+
+#define SEQ_WHAT "Sequence Source"
+#define SEQ_STATE "sequence-positions"
+
+/* Register the positions state and fill todo: the restored ranges, or
+ * the instance's part of [0, last]. */
+static int
+pos_init(cf_ctx_t *ctx, const char *state, const char *what, cf_state_t **pos,
+         cf_conn_ranges_t *todo, uint64_t base, uint64_t last, int empty)
+{
+    uint64_t lo, hi;
+
+    *pos = NULL;
+    if (cf_conn_has_opstate(ctx)) {
+        *pos = cf_op_state_list(ctx, state, CF_OPSTATE_SPLIT);
+        if (!*pos)
+            return cf_fail(ctx, "%s: could not register operator state '%s'",
+                           what, state);
+        if (cf_ctx_is_restored(ctx))
+            return empty
+                       ? 0
+                       : cf_conn_ranges_load(ctx, *pos, todo, base, last, what);
+    }
+    if (!empty && cf_conn_range_split(last, cf_ctx_parallelism(ctx),
+                                      cf_ctx_subtask_index(ctx), &lo, &hi))
+        cf_conn_ranges_add(todo, lo, hi);
+    return 0;
+}
 
 static int
 seq_open(cf_ctx_t *ctx)
 {
     const seq_conf_t *conf = cf_ctx_udata(ctx);
     seq_state_t *st = cf_conn_calloc(1, sizeof(*st));
+    int bad = conf->from > conf->to; /* the environment has failed */
 
     cf_ctx_set_local(ctx, st);
-    if (conf->from > conf->to) {
-        st->done = 1; /* the environment has failed already */
-        return CF_OK;
-    }
-    st->done = !cf_conn_range_split(
-        (uint64_t)conf->to - (uint64_t)conf->from, cf_ctx_parallelism(ctx),
-        cf_ctx_subtask_index(ctx), &st->next, &st->hi);
-    return CF_OK;
+    return pos_init(ctx, SEQ_STATE, SEQ_WHAT, &st->pos, &st->todo,
+                    (uint64_t)conf->from,
+                    bad ? 0 : (uint64_t)conf->to - (uint64_t)conf->from, bad);
 }
 
 static int
@@ -73,26 +106,43 @@ seq_next(cf_ctx_t *ctx)
 {
     const seq_conf_t *conf = cf_ctx_udata(ctx);
     seq_state_t *st = cf_ctx_local(ctx);
+    uint64_t off;
     int n;
 
-    for (n = 0; n < CF_CONN_BATCH && !st->done; n++) {
+    for (n = 0; n < CF_CONN_BATCH && cf_conn_ranges_take(&st->todo, &off);
+         n++) {
         /* Two's complement wrap: from + offset stays within [from, to]. */
-        int64_t v = (int64_t)((uint64_t)conf->from + st->next);
+        int64_t v = (int64_t)((uint64_t)conf->from + off);
         int rc = cf_emit(ctx, &v, sizeof(v), CF_NO_TIMESTAMP);
         if (rc < 0)
             return rc;
-        if (st->next == st->hi)
-            st->done = 1;
-        else
-            st->next++;
     }
-    return st->done ? CF_SOURCE_END : CF_SOURCE_MORE;
+    return cf_conn_ranges_done(&st->todo) ? CF_SOURCE_END : CF_SOURCE_MORE;
+}
+
+static int
+seq_snapshot(cf_ctx_t *ctx, int64_t checkpoint_id)
+{
+    const seq_conf_t *conf = cf_ctx_udata(ctx);
+    seq_state_t *st = cf_ctx_local(ctx);
+    int rc;
+
+    (void)checkpoint_id;
+    if (!st || !st->pos)
+        return CF_OK;
+    rc = cf_conn_ranges_store(st->pos, &st->todo, (uint64_t)conf->from);
+    if (rc < 0)
+        return cf_fail(ctx, "%s: could not store its positions", SEQ_WHAT);
+    return CF_OK;
 }
 
 static void
 seq_close(cf_ctx_t *ctx)
 {
-    free(cf_ctx_local(ctx));
+    seq_state_t *st = cf_ctx_local(ctx);
+    if (st)
+        cf_conn_ranges_free(&st->todo);
+    free(st);
     cf_ctx_set_local(ctx, NULL);
 }
 
@@ -102,6 +152,19 @@ static const cf_source_ops_t seq_ops = {
     .next = seq_next,
     .close = seq_close,
 };
+
+static const cf_hooks_t seq_hooks = {
+    .size = sizeof(cf_hooks_t),
+    .snapshot = seq_snapshot,
+};
+
+/* Set the snapshot hook of a built-in source (a host without ABI 1.1
+ * ignores the fields it does not know). */
+static cf_stream_t *
+with_hooks(cf_stream_t *s, const cf_hooks_t *hooks)
+{
+    return cf_stream_hooks(s, hooks);
+}
 
 cf_stream_t *
 cf_conn_from_sequence(cf_env_t *env, int64_t from, int64_t to)
@@ -114,7 +177,8 @@ cf_conn_from_sequence(cf_env_t *env, int64_t from, int64_t to)
                     "fromSequence: from (%" PRId64 ") must not be greater "
                     "than to (%" PRId64 ")",
                     from, to);
-    return cf_env_add_source(env, "Sequence Source", &seq_ops, conf);
+    return with_hooks(cf_env_add_source(env, SEQ_WHAT, &seq_ops, conf),
+                      &seq_hooks);
 }
 
 /* ------------------------------------------------------------------ */
@@ -122,6 +186,7 @@ cf_conn_from_sequence(cf_env_t *env, int64_t from, int64_t to)
 /* ------------------------------------------------------------------ */
 
 typedef struct gen_conf_s {
+    const char *name;
     cf_gen_fn gen;
     void *udata;
     uint64_t count;
@@ -141,14 +206,13 @@ typedef struct gen_ctx_s {
 
 typedef struct gen_state_s {
     gen_ctx_t shim;
-    uint64_t next; /* the next index */
-    uint64_t hi;   /* this instance's last index */
-    int done;
-    double rate;         /* records a second for this instance; 0: none */
-    int started;         /* base_ns is set */
-    uint64_t base_ns;    /* rate: the schedule's origin */
-    uint64_t base_count; /* records granted before base_ns */
-    uint64_t emitted;    /* records emitted in all */
+    cf_conn_ranges_t todo; /* indices still to generate */
+    cf_state_t *pos;       /* operator state, or NULL (old host) */
+    double rate;           /* records a second for this instance; 0: none */
+    int started;           /* base_ns is set */
+    uint64_t base_ns;      /* rate: the schedule's origin */
+    uint64_t base_count;   /* records granted before base_ns */
+    uint64_t emitted;      /* records emitted in all */
 } gen_state_t;
 
 static gen_ctx_t *
@@ -280,6 +344,34 @@ shim_state_reducing(cf_ctx_t *ctx, const char *name, cf_reduce_fn fn)
     return g->host->state_reducing(g->real, name, fn);
 }
 
+static int
+shim_is_restored(cf_ctx_t *ctx)
+{
+    gen_ctx_t *g = shim_of(ctx);
+    return g->host->is_restored(g->real);
+}
+
+static cf_state_t *
+shim_op_state_list(cf_ctx_t *ctx, const char *name, int mode)
+{
+    gen_ctx_t *g = shim_of(ctx);
+    return g->host->op_state_list(g->real, name, mode);
+}
+
+static cf_state_t *
+shim_op_state_broadcast(cf_ctx_t *ctx, const char *name)
+{
+    gen_ctx_t *g = shim_of(ctx);
+    return g->host->op_state_broadcast(g->real, name);
+}
+
+static cf_state_t *
+shim_state_aggregating(cf_ctx_t *ctx, const char *name, const cf_agg_ops_t *ops)
+{
+    gen_ctx_t *g = shim_of(ctx);
+    return g->host->state_aggregating(g->real, name, ops);
+}
+
 /* Build g's table: a copy of the host's (as far as both know it) with
  * every entry that takes a context replaced by a forwarder. Entries a
  * later ABI adds are absent from the copy (its size says so), so gen
@@ -316,7 +408,18 @@ shim_init(gen_ctx_t *g, cf_ctx_t *real, void *user_udata)
     g->table.state_list = shim_state_list;
     g->table.state_map = shim_state_map;
     g->table.state_reducing = shim_state_reducing;
+    /* ABI 1.1 entries that take a context, when the host has them. */
+#define SHIM_11(FIELD, FN)                                                     \
+    if (CF_API_HAS(real, FIELD) && host->FIELD)                                \
+        g->table.FIELD = FN;
+    SHIM_11(is_restored, shim_is_restored)
+    SHIM_11(op_state_list, shim_op_state_list)
+    SHIM_11(op_state_broadcast, shim_op_state_broadcast)
+    SHIM_11(state_aggregating, shim_state_aggregating)
+#undef SHIM_11
 }
+
+#define GEN_STATE "datagen-positions"
 
 static int
 gen_open(cf_ctx_t *ctx)
@@ -324,17 +427,14 @@ gen_open(cf_ctx_t *ctx)
     const gen_conf_t *conf = cf_ctx_udata(ctx);
     gen_state_t *st = cf_conn_calloc(1, sizeof(*st));
     int p = cf_ctx_parallelism(ctx);
+    int empty = conf->count == 0 || !conf->gen;
 
     shim_init(&st->shim, ctx, conf->udata);
     cf_ctx_set_local(ctx, st);
-    if (conf->count == 0 || !conf->gen)
-        st->done = 1;
-    else
-        st->done = !cf_conn_range_split(
-            conf->count - 1, p, cf_ctx_subtask_index(ctx), &st->next, &st->hi);
     if (conf->records_per_second > 0)
         st->rate = conf->records_per_second / (p > 0 ? p : 1);
-    return CF_OK;
+    return pos_init(ctx, GEN_STATE, conf->name, &st->pos, &st->todo, 0,
+                    empty ? 0 : conf->count - 1, empty);
 }
 
 /* How many records next() may emit now under the rate limit. */
@@ -368,9 +468,9 @@ gen_next(cf_ctx_t *ctx)
 {
     const gen_conf_t *conf = cf_ctx_udata(ctx);
     gen_state_t *st = cf_ctx_local(ctx);
-    uint64_t budget = CF_CONN_BATCH, n;
+    uint64_t budget = CF_CONN_BATCH, n, index;
 
-    if (st->done)
+    if (cf_conn_ranges_done(&st->todo))
         return CF_SOURCE_END;
     if (st->rate > 0) {
         uint64_t b = gen_budget(st);
@@ -379,23 +479,36 @@ gen_next(cf_ctx_t *ctx)
         if (b < budget)
             budget = b;
     }
-    for (n = 0; n < budget && !st->done; n++) {
-        int rc = conf->gen((cf_ctx_t *)(void *)&st->shim, st->next);
+    for (n = 0; n < budget && cf_conn_ranges_take(&st->todo, &index); n++) {
+        int rc = conf->gen((cf_ctx_t *)(void *)&st->shim, index);
         if (rc < 0)
             return rc;
         st->emitted++;
-        if (st->next == st->hi)
-            st->done = 1;
-        else
-            st->next++;
     }
-    return st->done ? CF_SOURCE_END : CF_SOURCE_MORE;
+    return cf_conn_ranges_done(&st->todo) ? CF_SOURCE_END : CF_SOURCE_MORE;
+}
+
+static int
+gen_snapshot(cf_ctx_t *ctx, int64_t checkpoint_id)
+{
+    const gen_conf_t *conf = cf_ctx_udata(ctx);
+    gen_state_t *st = cf_ctx_local(ctx);
+
+    (void)checkpoint_id;
+    if (!st || !st->pos)
+        return CF_OK;
+    if (cf_conn_ranges_store(st->pos, &st->todo, 0) < 0)
+        return cf_fail(ctx, "%s: could not store its positions", conf->name);
+    return CF_OK;
 }
 
 static void
 gen_close(cf_ctx_t *ctx)
 {
-    free(cf_ctx_local(ctx));
+    gen_state_t *st = cf_ctx_local(ctx);
+    if (st)
+        cf_conn_ranges_free(&st->todo);
+    free(st);
     cf_ctx_set_local(ctx, NULL);
 }
 
@@ -406,11 +519,17 @@ static const cf_source_ops_t gen_ops = {
     .close = gen_close,
 };
 
+static const cf_hooks_t gen_hooks = {
+    .size = sizeof(cf_hooks_t),
+    .snapshot = gen_snapshot,
+};
+
 cf_stream_t *
 cf_conn_datagen(cf_env_t *env, const char *name, cf_gen_fn gen, void *udata,
                 uint64_t count, double records_per_second)
 {
     gen_conf_t *conf = cf_conn_registry_alloc(sizeof(*conf));
+    conf->name = cf_conn_registry_strdup(name ? name : "DataGeneratorSource");
     conf->gen = gen;
     conf->udata = udata;
     conf->count = count;
@@ -425,6 +544,8 @@ cf_conn_datagen(cf_env_t *env, const char *name, cf_gen_fn gen, void *udata,
                     "DataGeneratorSource '%s': records per second "
                     "must be >= 0 (0: unlimited), not %g",
                     name ? name : "DataGeneratorSource", records_per_second);
-    return cf_env_add_source(env, name ? name : "DataGeneratorSource", &gen_ops,
-                             conf);
+    return with_hooks(cf_env_add_source(env,
+                                        name ? name : "DataGeneratorSource",
+                                        &gen_ops, conf),
+                      &gen_hooks);
 }

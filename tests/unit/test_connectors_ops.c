@@ -35,9 +35,30 @@ typedef struct mock_op_s {
     char name[64];
     const cf_source_ops_t *src;
     const cf_sink_ops_t *sink;
+    const cf_2pc_sink_ops_t *sink2pc;
+    cf_hooks_t hooks; /* set with cf_stream_hooks */
+    int has_hooks;
     void *udata;
     int parallelism; /* 0: the default */
 } mock_op_t;
+
+/* Operator list state of the mock: items in memory. */
+typedef struct item_s {
+    uint8_t *data;
+    uint32_t len;
+} item_t;
+
+struct cf_state_s {
+    const cf_host_api_t *api;
+    char name[64];
+    int mode;
+    int registered;
+    item_t *items;
+    size_t n;
+    size_t cap;
+};
+
+#define MOCK_OPSTATES 4
 
 struct cf_env_s {
     const cf_host_api_t *api;
@@ -71,6 +92,9 @@ struct cf_ctx_s {
     int failed;
     char msg[512];
     void *scratch;
+    int restored;
+    cf_state_t opst[MOCK_OPSTATES]; /* by name; preloaded on restore */
+    int nopst;
 };
 
 static cf_host_api_t host;
@@ -192,6 +216,142 @@ m_scratch(cf_ctx_t *ctx, uint32_t size)
     return ctx->scratch;
 }
 
+static cf_stream_t *
+m_sink_2pc(cf_stream_t *s, const char *name, const cf_2pc_sink_ops_t *ops,
+           void *udata)
+{
+    cf_env_t *env = s->env;
+    mock_op_t *op = &env->ops[env->nops];
+    assert_int_equal(ops->size, sizeof(cf_2pc_sink_ops_t));
+    snprintf(op->name, sizeof(op->name), "%s", name);
+    op->sink2pc = ops;
+    op->udata = udata;
+    return new_stream(env, env->nops++);
+}
+
+static cf_stream_t *
+m_set_hooks(cf_stream_t *s, const cf_hooks_t *hooks)
+{
+    mock_op_t *op = &s->env->ops[s->op];
+    assert_int_equal(hooks->size, sizeof(cf_hooks_t));
+    op->hooks = *hooks;
+    op->has_hooks = 1;
+    return s;
+}
+
+static void
+m_log(cf_ctx_t *ctx, int level, const char *fmt, va_list ap)
+{
+    (void)ctx;
+    (void)level;
+    (void)fmt;
+    (void)ap;
+}
+
+static int
+m_buf_reserve(cf_ctx_t *ctx, cf_buf_t *buf, uint32_t cap)
+{
+    (void)ctx;
+    if (buf->cap < cap) {
+        buf->data = realloc(buf->data, cap);
+        buf->cap = cap;
+    }
+    return CF_OK;
+}
+
+static int
+m_is_restored(cf_ctx_t *ctx)
+{
+    return ctx->restored;
+}
+
+static cf_state_t *
+opst_find(cf_ctx_t *ctx, const char *name)
+{
+    int i;
+    for (i = 0; i < ctx->nopst; i++)
+        if (strcmp(ctx->opst[i].name, name) == 0)
+            return &ctx->opst[i];
+    assert_true(ctx->nopst < MOCK_OPSTATES);
+    memset(&ctx->opst[i], 0, sizeof(ctx->opst[i]));
+    ctx->opst[i].api = &host;
+    snprintf(ctx->opst[i].name, sizeof(ctx->opst[i].name), "%s", name);
+    ctx->nopst++;
+    return &ctx->opst[i];
+}
+
+static cf_state_t *
+m_op_state_list(cf_ctx_t *ctx, const char *name, int mode)
+{
+    cf_state_t *st = opst_find(ctx, name);
+    assert_false(st->registered); /* once per name */
+    st->registered = 1;
+    st->mode = mode;
+    return st;
+}
+
+static void
+opst_add(cf_state_t *st, const void *data, uint32_t len)
+{
+    if (st->n == st->cap) {
+        st->cap = st->cap ? st->cap * 2 : 8;
+        st->items = realloc(st->items, st->cap * sizeof(*st->items));
+    }
+    st->items[st->n].data = malloc(len ? len : 1);
+    memcpy(st->items[st->n].data, data, len);
+    st->items[st->n].len = len;
+    st->n++;
+}
+
+static int
+m_list_add(cf_state_t *st, const void *data, uint32_t len)
+{
+    opst_add(st, data, len);
+    return CF_OK;
+}
+
+static int
+m_state_clear(cf_state_t *st)
+{
+    size_t i;
+    for (i = 0; i < st->n; i++)
+        free(st->items[i].data);
+    st->n = 0;
+    return CF_OK;
+}
+
+static int
+m_list_iter(cf_state_t *st, cf_list_iter_t *it)
+{
+    it->p[0] = st;
+    it->p[1] = (const void *)(uintptr_t)0;
+    return CF_OK;
+}
+
+static int
+m_list_next(cf_list_iter_t *it, cf_slice_t *item)
+{
+    const cf_state_t *st = it->p[0];
+    size_t i = (size_t)(uintptr_t)it->p[1];
+    if (i >= st->n)
+        return 0;
+    item->data = st->items[i].data;
+    item->len = st->items[i].len;
+    it->p[1] = (const void *)(uintptr_t)(i + 1);
+    return 1;
+}
+
+static void
+opst_free_all(cf_ctx_t *ctx)
+{
+    int i;
+    for (i = 0; i < ctx->nopst; i++) {
+        m_state_clear(&ctx->opst[i]);
+        free(ctx->opst[i].items);
+    }
+    ctx->nopst = 0;
+}
+
 static void
 env_init(cf_env_t *env)
 {
@@ -211,6 +371,16 @@ env_init(cf_env_t *env)
     host.subtask_index = m_subtask_index;
     host.parallelism = m_parallelism;
     host.scratch = m_scratch;
+    host.stream_sink_2pc = m_sink_2pc;
+    host.stream_set_hooks = m_set_hooks;
+    host.log = m_log;
+    host.buf_reserve = m_buf_reserve;
+    host.is_restored = m_is_restored;
+    host.op_state_list = m_op_state_list;
+    host.list_add = m_list_add;
+    host.list_iter = m_list_iter;
+    host.list_next = m_list_next;
+    host.state_clear = m_state_clear;
     memset(env, 0, sizeof(*env));
     env->api = &host;
     nstreams = 0;
@@ -235,6 +405,7 @@ ctx_deinit(cf_ctx_t *ctx)
         free(ctx->recs[i].data);
     free(ctx->recs);
     free(ctx->scratch);
+    opst_free_all(ctx);
     memset(ctx, 0, sizeof(*ctx));
 }
 
@@ -850,6 +1021,31 @@ find_file(const char *dir, const char *prefix, const char *suffix)
     return found;
 }
 
+/* The number of files in dir whose name starts with prefix. */
+static int
+count_files(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int n = 0;
+    assert_non_null(d);
+    while ((de = readdir(d)))
+        if (strncmp(de->d_name, prefix, strlen(prefix)) == 0)
+            n++;
+    closedir(d);
+    return n;
+}
+
+static int
+invoke2(const mock_op_t *op, cf_ctx_t *ctx, const void *data, uint32_t len)
+{
+    cf_record_t r;
+    r.data = data;
+    r.len = len;
+    r.ts = CF_NO_TIMESTAMP;
+    return op->sink2pc->invoke(ctx, &r);
+}
+
 static void
 test_write_text(void **state)
 {
@@ -858,7 +1054,8 @@ test_write_text(void **state)
     cf_env_t env;
     cf_ctx_t a, b;
     const mock_op_t *op;
-    char *tmp0, *tmp1, *part0, *part1, *data, *big, *expect;
+    cf_buf_t ta = {NULL, 0, 0}, tb = {NULL, 0, 0};
+    char *tmp0, *tmp1, *pend0, *part0, *part1, *data, *big, *expect;
     size_t len, nbig = 100000;
     (void)state;
 
@@ -868,42 +1065,50 @@ test_write_text(void **state)
     cf_conn_write_text(new_stream(&env, 0), dir);
     op = &env.ops[0];
     assert_string_equal(op->name, "File Sink");
+    assert_null(op->sink);
+    assert_non_null(op->sink2pc);
+    assert_null(op->sink2pc->finish);
 
     ctx_init(&a, op, 0, 2);
     ctx_init(&b, op, 1, 2);
-    assert_int_equal(op->sink->open(&a), CF_OK);
-    assert_int_equal(op->sink->open(&b), CF_OK);
-    tmp0 = find_file(dir, ".part-", "-0-0.inprogress");
-    tmp1 = find_file(dir, ".part-", "-1-0.inprogress");
-    assert_non_null(tmp0);
-    assert_non_null(tmp1);
-    /* One uuid per sink: the names differ only in the subtask. */
-    assert_int_equal(strlen(tmp0), strlen(dir) + 1 + 6 + 36 + 15);
-    assert_memory_equal(tmp0, tmp1, strlen(dir) + 1 + 6 + 36);
+    assert_int_equal(op->sink2pc->open(&a), CF_OK);
+    assert_int_equal(op->sink2pc->open(&b), CF_OK);
+    /* Files are created with the first record. */
+    assert_int_equal(count_files(dir, ".part-"), 0);
 
     big = malloc(nbig);
     memset(big, 'x', nbig);
     for (int i = 0; i < 10000; i++)
-        assert_int_equal(invoke(op, &a, "(hamlet,1)", 10), CF_OK);
-    assert_int_equal(invoke(op, &a, big, (uint32_t)nbig), CF_OK);
-    assert_int_equal(invoke(op, &a, "", 0), CF_OK);
-    assert_int_equal(invoke(op, &b, "only", 4), CF_OK);
+        assert_int_equal(invoke2(op, &a, "(hamlet,1)", 10), CF_OK);
+    assert_int_equal(invoke2(op, &a, big, (uint32_t)nbig), CF_OK);
+    assert_int_equal(invoke2(op, &a, "", 0), CF_OK);
+    assert_int_equal(invoke2(op, &b, "only", 4), CF_OK);
+    tmp0 = find_file(dir, ".part-", "-0-0.inprogress");
+    tmp1 = find_file(dir, ".part-", "-1-0.inprogress");
+    assert_non_null(tmp0);
+    assert_non_null(tmp1);
+    assert_int_equal(strlen(tmp0), strlen(dir) + 1 + 6 + 36 + 15);
+    /* A uuid per instance (and per open). */
+    assert_memory_not_equal(tmp0, tmp1, strlen(dir) + 1 + 6 + 36);
 
-    assert_int_equal(op->sink->finish(&a), CF_OK);
-    op->sink->close(&a);
-    /* b fails: no finish, the in-progress file stays. */
-    op->sink->close(&b);
-
-    part0 = find_file(dir, "part-", "-0-0");
-    part1 = find_file(dir, "part-", "-1-0");
-    assert_non_null(part0);
-    assert_null(part1);
+    /* Pre-commit: in-progress -> pending (hidden), the txn names it. */
+    assert_int_equal(op->sink2pc->pre_commit(&a, 1, &ta), CF_OK);
+    assert_true(ta.len > 0);
     assert_int_equal(access(tmp0, F_OK), -1);
-    assert_int_equal(access(tmp1, F_OK), 0);
+    pend0 = find_file(dir, ".part-", "-0-0.pending");
+    assert_non_null(pend0);
+    assert_memory_equal(pend0, tmp0, strlen(dir) + 1 + 6 + 36);
+    assert_null(find_file(dir, "part-", "-0-0"));
+    assert_non_null(memmem(ta.data, ta.len, pend0, strlen(pend0)));
+
+    /* Commit: pending -> final, visible. */
+    assert_int_equal(op->sink2pc->commit(&a, ta.data, ta.len), CF_OK);
+    assert_int_equal(access(pend0, F_OK), -1);
+    part0 = find_file(dir, "part-", "-0-0");
+    assert_non_null(part0);
     snprintf(p, sizeof(p), "%s/part-%.36s-0-0", dir,
              tmp0 + strlen(dir) + 1 + 6);
     assert_string_equal(part0, p);
-
     data = read_all(part0, &len);
     assert_int_equal(len, 10000 * 11 + nbig + 2);
     expect = malloc(len);
@@ -915,12 +1120,103 @@ test_write_text(void **state)
     free(data);
     free(expect);
 
+    /* Idempotent: again, and from another instance (after a restore). */
+    assert_int_equal(op->sink2pc->commit(&a, ta.data, ta.len), CF_OK);
+    assert_int_equal(op->sink2pc->commit(&b, ta.data, ta.len), CF_OK);
+    assert_false(a.failed || b.failed);
+
+    /* An empty transaction: no file, empty bytes, commit does nothing. */
+    assert_int_equal(op->sink2pc->pre_commit(&a, 2, &ta), CF_OK);
+    assert_int_equal(ta.len, 0);
+    assert_int_equal(op->sink2pc->commit(&a, ta.data, 0), CF_OK);
+    assert_int_equal(count_files(dir, "part-"), 1);
+
+    /* The next transaction of a has n = 1. */
+    assert_int_equal(invoke2(op, &a, "second", 6), CF_OK);
+    assert_int_equal(op->sink2pc->pre_commit(&a, 3, &ta), CF_OK);
+    assert_int_equal(op->sink2pc->commit(&a, ta.data, ta.len), CF_OK);
+    part1 = find_file(dir, "part-", "-0-1");
+    assert_non_null(part1);
+    data = read_all(part1, &len);
+    assert_int_equal(len, 7);
+    assert_memory_equal(data, "second\n", 7);
+    free(data);
+
+    /* Both the pending and the final file gone: an error naming it. */
+    unlink(part1);
+    assert_int_equal(op->sink2pc->commit(&a, ta.data, ta.len), CF_ERR);
+    assert_non_null(strstr(a.msg, "cannot commit part file"));
+    assert_non_null(strstr(a.msg, part1 + strlen(dir) + 1));
+    a.failed = 0;
+
+    /* A corrupt transaction. */
+    ta.data[0] = 'X';
+    assert_int_equal(op->sink2pc->commit(&a, ta.data, ta.len), CF_ERR);
+    assert_non_null(strstr(a.msg, "corrupt transaction"));
+    a.failed = 0;
+    assert_int_equal(op->sink2pc->commit(&a, ta.data, 5), CF_ERR);
+    a.failed = 0;
+
+    /* b: pre-committed, then aborted with its txn: the pending file goes;
+     * a committed part file is never removed by abort. */
+    assert_int_equal(op->sink2pc->pre_commit(&b, 1, &tb), CF_OK);
+    assert_int_equal(count_files(dir, ".part-"), 1);
+    free(tmp1);
+    tmp1 = find_file(dir, ".part-", "-1-0.pending");
+    assert_non_null(tmp1);
+    op->sink2pc->abort(&b, tb.data, tb.len);
+    assert_int_equal(count_files(dir, ".part-"), 0);
+    assert_int_equal(op->sink2pc->commit(&b, tb.data, tb.len), CF_ERR);
+    b.failed = 0;
+
+    /* The open transaction aborted (no txn bytes): the in-progress file
+     * goes; the next record starts part n + 1. */
+    assert_int_equal(invoke2(op, &b, "lost", 4), CF_OK);
+    assert_int_equal(count_files(dir, ".part-"), 1);
+    op->sink2pc->abort(&b, NULL, 0);
+    assert_int_equal(count_files(dir, ".part-"), 0);
+    assert_int_equal(invoke2(op, &b, "kept", 4), CF_OK);
+    free(tmp1);
+    tmp1 = find_file(dir, ".part-", "-1-2.inprogress");
+    assert_non_null(tmp1);
+
+    /* Close without pre-commit (failure): the in-progress file goes. */
+    op->sink2pc->close(&a);
+    op->sink2pc->close(&b);
+    assert_int_equal(count_files(dir, ".part-"), 0);
+    assert_int_equal(count_files(dir, "part-"), 1); /* part0 */
+
     free(tmp0);
     free(tmp1);
+    free(pend0);
     free(part0);
+    free(part1);
     free(big);
+    free(ta.data);
+    free(tb.data);
+    memset(&ta, 0, sizeof(ta));
     ctx_deinit(&a);
     ctx_deinit(&b);
+
+    /* A batch job (no checkpointing): the runtime pre-commits and
+     * commits at the end of the input: part-<uuid>-<i>-0 is the name. */
+    rm_rf(dir);
+    env_init(&env);
+    cf_conn_write_text(new_stream(&env, 0), dir);
+    op = &env.ops[0];
+    ctx_init(&a, op, 3, 4);
+    assert_int_equal(op->sink2pc->open(&a), CF_OK);
+    assert_int_equal(invoke2(op, &a, "(to,2)", 6), CF_OK);
+    assert_int_equal(op->sink2pc->pre_commit(&a, 0, &ta), CF_OK);
+    assert_int_equal(op->sink2pc->commit(&a, ta.data, ta.len), CF_OK);
+    op->sink2pc->close(&a);
+    part0 = find_file(dir, "part-", "-3-0");
+    assert_non_null(part0);
+    assert_int_equal(strlen(part0), strlen(dir) + 1 + 5 + 36 + 4);
+    assert_int_equal(count_files(dir, ".part-"), 0);
+    free(part0);
+    free(ta.data);
+    ctx_deinit(&a);
 
     /* A file where the directory should be. */
     snprintf(p, sizeof(p), "%s/file", root);
@@ -928,13 +1224,402 @@ test_write_text(void **state)
     env_init(&env);
     cf_conn_write_text(new_stream(&env, 0), p);
     ctx_init(&a, &env.ops[0], 0, 1);
-    assert_int_equal(env.ops[0].sink->open(&a), CF_ERR);
+    assert_int_equal(env.ops[0].sink2pc->open(&a), CF_ERR);
     assert_non_null(strstr(a.msg, "Could not create output directory"));
     assert_non_null(strstr(a.msg, "Not a directory"));
-    env.ops[0].sink->close(&a);
+    env.ops[0].sink2pc->close(&a);
     ctx_deinit(&a);
 
     rm_rf(root);
+}
+
+/* ------------------------------------------------------------------ */
+/* Checkpointed positions of the sources                               */
+/* ------------------------------------------------------------------ */
+
+/* The items of one operator state over all instances of a checkpoint. */
+typedef struct snap_s {
+    item_t *items;
+    size_t n;
+    size_t cap;
+} snap_t;
+
+/* A checkpoint of instances ctxs[0..n): their snapshot hooks, then a copy
+ * of the state name of each, in subtask order. */
+static void
+snap_take(snap_t *sn, const mock_op_t *op, cf_ctx_t *ctxs, int n,
+          const char *name, int64_t id)
+{
+    int i;
+    size_t k;
+    memset(sn, 0, sizeof(*sn));
+    assert_true(op->has_hooks);
+    assert_non_null(op->hooks.snapshot);
+    for (i = 0; i < n; i++) {
+        cf_state_t *st;
+        assert_int_equal(op->hooks.snapshot(&ctxs[i], id), CF_OK);
+        st = opst_find(&ctxs[i], name);
+        assert_true(st->registered);
+        assert_int_equal(st->mode, CF_OPSTATE_SPLIT);
+        for (k = 0; k < st->n; k++) {
+            if (sn->n == sn->cap) {
+                sn->cap = sn->cap ? sn->cap * 2 : 8;
+                sn->items = realloc(sn->items, sn->cap * sizeof(item_t));
+            }
+            sn->items[sn->n].data = malloc(st->items[k].len);
+            memcpy(sn->items[sn->n].data, st->items[k].data, st->items[k].len);
+            sn->items[sn->n].len = st->items[k].len;
+            sn->n++;
+        }
+    }
+}
+
+static void
+snap_free(snap_t *sn)
+{
+    size_t k;
+    for (k = 0; k < sn->n; k++)
+        free(sn->items[k].data);
+    free(sn->items);
+    memset(sn, 0, sizeof(*sn));
+}
+
+/* A restored instance index of parallelism: the SPLIT share of sn's items
+ * (round-robin, as the runtime's redistribution may do). */
+static void
+ctx_restore(cf_ctx_t *ctx, const mock_op_t *op, int index, int parallelism,
+            const char *name, const snap_t *sn)
+{
+    cf_state_t *st;
+    size_t k;
+    ctx_init(ctx, op, index, parallelism);
+    ctx->restored = 1;
+    st = opst_find(ctx, name);
+    for (k = (size_t)index; k < sn->n; k += (size_t)parallelism)
+        opst_add(st, sn->items[k].data, sn->items[k].len);
+}
+
+/* Run an opened instance to its end (or error). */
+static int
+run_opened(const mock_op_t *op, cf_ctx_t *ctx)
+{
+    int rc, calls = 0;
+    do {
+        rc = op->src->next(ctx);
+        assert_true(++calls < 1000000);
+    } while (rc == CF_SOURCE_MORE || rc == CF_SOURCE_IDLE);
+    return rc;
+}
+
+/* Count records [0, upto) (8-byte numbers, base..base+total-1) into
+ * seen. */
+static void
+count_nums(const cf_ctx_t *ctx, size_t upto, int64_t base, int *seen,
+           size_t total)
+{
+    size_t k;
+    for (k = 0; k < upto; k++) {
+        int64_t v = rec_i64(&ctx->recs[k]) - base;
+        assert_true(v >= 0 && (size_t)v < total);
+        seen[v]++;
+    }
+}
+
+/* Checkpoint a number source at p=2 after one next() per instance, lose
+ * what follows, restore at parallelism np: every number exactly once.
+ * Returns the number of records the restored instances emitted. */
+static size_t
+number_source_restore(const mock_op_t *op, const char *name, int64_t base,
+                      size_t total, int np)
+{
+    cf_ctx_t c[2], r[4];
+    snap_t sn;
+    int *seen = calloc(total, sizeof(int));
+    size_t keep[2], k, restored = 0;
+    int i;
+
+    for (i = 0; i < 2; i++) {
+        ctx_init(&c[i], op, i, 2);
+        assert_int_equal(op->src->open(&c[i]), CF_OK);
+        assert_int_equal(op->src->next(&c[i]), CF_SOURCE_MORE);
+        keep[i] = c[i].n;
+        assert_true(keep[i] > 0);
+    }
+    snap_take(&sn, op, c, 2, name, 7);
+    assert_int_equal(sn.n, 2); /* one remaining range per instance */
+    for (i = 0; i < 2; i++) {
+        /* Emitted after the checkpoint, then the task fails: lost. */
+        assert_true(op->src->next(&c[i]) >= 0);
+        assert_true(c[i].n > keep[i]);
+        count_nums(&c[i], keep[i], base, seen, total);
+        op->src->close(&c[i]);
+        ctx_deinit(&c[i]);
+    }
+    for (i = 0; i < np; i++) {
+        ctx_restore(&r[i], op, i, np, name, &sn);
+        assert_int_equal(op->src->open(&r[i]), CF_OK);
+        assert_int_equal(run_opened(op, &r[i]), CF_SOURCE_END);
+        count_nums(&r[i], r[i].n, base, seen, total);
+        restored += r[i].n;
+    }
+    for (k = 0; k < total; k++)
+        if (seen[k] != 1)
+            fail_msg("number %zu seen %d times (np %d)", k, seen[k], np);
+    /* A checkpoint of the finished instances holds no position: restored
+     * from it, they emit nothing. */
+    {
+        snap_t done;
+        cf_ctx_t z;
+        snap_take(&done, op, r, np, name, 8);
+        assert_int_equal(done.n, 0);
+        ctx_restore(&z, op, 0, 1, name, &done);
+        assert_int_equal(op->src->open(&z), CF_OK);
+        assert_int_equal(run_opened(op, &z), CF_SOURCE_END);
+        assert_int_equal(z.n, 0);
+        op->src->close(&z);
+        ctx_deinit(&z);
+        snap_free(&done);
+    }
+    for (i = 0; i < np; i++) {
+        op->src->close(&r[i]);
+        ctx_deinit(&r[i]);
+    }
+    snap_free(&sn);
+    free(seen);
+    return restored;
+}
+
+static void
+test_sequence_restore(void **state)
+{
+    cf_env_t env;
+    cf_ctx_t ctx;
+    snap_t sn;
+    uint8_t item[CF_CONN_RANGE_ITEM];
+    int np;
+    (void)state;
+
+    for (np = 1; np <= 3; np++) {
+        env_init(&env);
+        cf_conn_from_sequence(&env, 100, 10099);
+        number_source_restore(&env.ops[0], "sequence-positions", 100, 10000,
+                              np);
+    }
+
+    /* Positions outside the sequence (another job's state): an error. */
+    env_init(&env);
+    cf_conn_from_sequence(&env, 100, 10099);
+    memset(&sn, 0, sizeof(sn));
+    sn.items = calloc(1, sizeof(item_t));
+    sn.n = sn.cap = 1;
+    cf_conn_range_encode(item, 5, 7);
+    sn.items[0].data = malloc(sizeof(item));
+    memcpy(sn.items[0].data, item, sizeof(item));
+    sn.items[0].len = sizeof(item);
+    ctx_restore(&ctx, &env.ops[0], 0, 1, "sequence-positions", &sn);
+    assert_int_equal(env.ops[0].src->open(&ctx), CF_ERR);
+    assert_non_null(strstr(ctx.msg, "Sequence Source: restored position 0"));
+    env.ops[0].src->close(&ctx);
+    ctx_deinit(&ctx);
+    /* A corrupt item. */
+    sn.items[0].len = 9;
+    ctx_restore(&ctx, &env.ops[0], 0, 1, "sequence-positions", &sn);
+    assert_int_equal(env.ops[0].src->open(&ctx), CF_ERR);
+    assert_non_null(strstr(ctx.msg, "corrupt"));
+    env.ops[0].src->close(&ctx);
+    ctx_deinit(&ctx);
+    snap_free(&sn);
+
+    /* A host without operator state (ABI 1.0): no state, still works. */
+    env_init(&env);
+    host.size = (uint32_t)offsetof(cf_host_api_t, stream_sink_2pc);
+    cf_conn_from_sequence(&env, 1, 5);
+    assert_int_equal(run_source(&ctx, &env.ops[0], 0, 1), CF_SOURCE_END);
+    assert_int_equal(ctx.n, 5);
+    assert_int_equal(ctx.nopst, 0);
+    ctx_deinit(&ctx);
+}
+
+static size_t gen_restored_calls, gen_fresh_calls;
+
+static int
+gen_idx_fn(cf_ctx_t *ctx, uint64_t index)
+{
+    int64_t v = (int64_t)index;
+    /* ABI 1.1 context calls reach the real context through the shim. */
+    if (cf_ctx_is_restored(ctx))
+        gen_restored_calls++;
+    else
+        gen_fresh_calls++;
+    return cf_emit(ctx, &v, sizeof(v), CF_NO_TIMESTAMP);
+}
+
+static void
+test_datagen_restore(void **state)
+{
+    cf_env_t env;
+    int np;
+    size_t restored;
+    (void)state;
+
+    for (np = 1; np <= 3; np++) {
+        env_init(&env);
+        cf_conn_datagen(&env, "gen", gen_idx_fn, NULL, 10000, 0);
+        gen_restored_calls = gen_fresh_calls = 0;
+        restored = number_source_restore(&env.ops[0], "datagen-positions", 0,
+                                         10000, np);
+        assert_true(restored > 0);
+        assert_int_equal(gen_restored_calls, restored);
+        assert_int_equal(gen_fresh_calls, 10000); /* 2 x (4096 + 904) */
+    }
+}
+
+/* Lines of the text-file test: "<tag>-<n>". */
+static void
+write_lines(const char *path, const char *tag, int n, int last_nl)
+{
+    FILE *f = fopen(path, "w");
+    int i;
+    assert_non_null(f);
+    for (i = 0; i < n; i++)
+        fprintf(f, "%s-%05d%s", tag, i, (i + 1 < n || last_nl) ? "\n" : "");
+    fclose(f);
+}
+
+static int
+str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+add_lines(char ***v, size_t *n, const cf_ctx_t *ctx, size_t upto)
+{
+    size_t k;
+    for (k = 0; k < upto; k++) {
+        char *l = malloc(ctx->recs[k].len + 1);
+        memcpy(l, ctx->recs[k].data, ctx->recs[k].len);
+        l[ctx->recs[k].len] = '\0';
+        if ((*n & (*n - 1)) == 0) /* 0, 1, 2, 4...: double the room */
+            *v = realloc(*v, (*n ? *n * 2 : 1) * sizeof(char *));
+        (*v)[(*n)++] = l;
+    }
+}
+
+static void
+test_text_file_restore(void **state)
+{
+    char dir[] = "/tmp/cf-conn-frest-XXXXXX";
+    char p[512];
+    cf_env_t env;
+    const mock_op_t *op;
+    cf_ctx_t c[2], r[3];
+    snap_t sn;
+    char **got = NULL;
+    size_t ngot = 0, keep[2], k;
+    int np, i;
+    (void)state;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(p, sizeof(p), "%s/a.txt", dir);
+    write_lines(p, "a", 20000, 1); /* 160000 bytes: 3 reads */
+    snprintf(p, sizeof(p), "%s/b.txt", dir);
+    write_lines(p, "b", 5, 0); /* the last line without '\n' */
+    snprintf(p, sizeof(p), "%s/c.txt", dir);
+    write_lines(p, "c", 30000, 1);
+
+    for (np = 1; np <= 3; np++) {
+        env_init(&env);
+        cf_conn_read_text_file(&env, dir);
+        op = &env.ops[0];
+        /* p=2: instance 0 reads a and c, instance 1 reads b. */
+        for (i = 0; i < 2; i++) {
+            ctx_init(&c[i], op, i, 2);
+            assert_int_equal(op->src->open(&c[i]), CF_OK);
+        }
+        assert_int_equal(op->src->next(&c[0]), CF_SOURCE_MORE);
+        assert_int_equal(op->src->next(&c[0]), CF_SOURCE_MORE);
+        assert_int_equal(op->src->next(&c[1]), CF_SOURCE_MORE);
+        assert_int_equal(c[1].n, 4); /* "b-00004" is held back */
+        keep[0] = c[0].n;
+        keep[1] = c[1].n;
+        snap_take(&sn, op, c, 2, "file-positions", 1);
+        assert_int_equal(sn.n, 3); /* a (middle), c (0), b (last line) */
+        add_lines(&got, &ngot, &c[0], keep[0]);
+        add_lines(&got, &ngot, &c[1], keep[1]);
+        /* More is read after the checkpoint, then the job fails. */
+        assert_int_equal(op->src->next(&c[0]), CF_SOURCE_MORE);
+        for (i = 0; i < 2; i++) {
+            op->src->close(&c[i]);
+            ctx_deinit(&c[i]);
+        }
+        for (i = 0; i < np; i++) {
+            ctx_restore(&r[i], op, i, np, "file-positions", &sn);
+            assert_int_equal(op->src->open(&r[i]), CF_OK);
+            assert_int_equal(run_opened(op, &r[i]), CF_SOURCE_END);
+            add_lines(&got, &ngot, &r[i], r[i].n);
+            op->src->close(&r[i]);
+            ctx_deinit(&r[i]);
+        }
+        snap_free(&sn);
+        /* Every line exactly once. */
+        assert_int_equal(ngot, 20000 + 5 + 30000);
+        qsort(got, ngot, sizeof(char *), str_cmp);
+        for (k = 0; k < ngot; k++) {
+            char want[32];
+            if (k < 20000)
+                snprintf(want, sizeof(want), "a-%05zu", k);
+            else if (k < 20005)
+                snprintf(want, sizeof(want), "b-%05zu", k - 20000);
+            else
+                snprintf(want, sizeof(want), "c-%05zu", k - 20005);
+            assert_string_equal(got[k], want);
+            free(got[k]);
+        }
+        free(got);
+        got = NULL;
+        ngot = 0;
+    }
+
+    /* A restored file that is gone: the error names it. */
+    env_init(&env);
+    cf_conn_read_text_file(&env, dir);
+    op = &env.ops[0];
+    ctx_init(&c[0], op, 0, 1);
+    assert_int_equal(op->src->open(&c[0]), CF_OK);
+    snap_take(&sn, op, c, 1, "file-positions", 1);
+    assert_int_equal(sn.n, 3);
+    op->src->close(&c[0]);
+    ctx_deinit(&c[0]);
+    snprintf(p, sizeof(p), "%s/a.txt", dir);
+    unlink(p);
+    ctx_restore(&r[0], op, 0, 1, "file-positions", &sn);
+    assert_int_equal(op->src->open(&r[0]), CF_OK);
+    assert_int_equal(run_opened(op, &r[0]), CF_ERR);
+    assert_non_null(strstr(r[0].msg, "a.txt' does not exist"));
+    op->src->close(&r[0]);
+    ctx_deinit(&r[0]);
+    /* A corrupt item. */
+    sn.items[1].data[0] = 9;
+    ctx_restore(&r[0], op, 0, 1, "file-positions", &sn);
+    assert_int_equal(op->src->open(&r[0]), CF_ERR);
+    assert_non_null(strstr(r[0].msg, "file-input: restored position 1 is "
+                                     "corrupt"));
+    op->src->close(&r[0]);
+    ctx_deinit(&r[0]);
+    snap_free(&sn);
+    rm_rf(dir);
+}
+
+/* The socket source is not replayable: no state, no snapshot hook. */
+static void
+test_socket_no_state(void **state)
+{
+    cf_env_t env;
+    (void)state;
+    env_init(&env);
+    cf_conn_socket_text_stream(&env, "127.0.0.1", 9);
+    assert_false(env.ops[0].has_hooks);
 }
 
 int
@@ -952,6 +1637,10 @@ main(void)
         cmocka_unit_test_teardown(test_print, teardown),
         cmocka_unit_test_teardown(test_discard, teardown),
         cmocka_unit_test_teardown(test_write_text, teardown),
+        cmocka_unit_test_teardown(test_sequence_restore, teardown),
+        cmocka_unit_test_teardown(test_datagen_restore, teardown),
+        cmocka_unit_test_teardown(test_text_file_restore, teardown),
+        cmocka_unit_test_teardown(test_socket_no_state, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
