@@ -570,6 +570,14 @@ cf_dispatcher_submit(cf_dispatcher_t *d, const cf_jar_run_t *run,
     spec.nargs = run->nargs;
     spec.parallelism = b.parallelism;
     spec.job_cfg = b.cfg;
+    /* Restore (savepointPath / -s, allowNonRestoredState): Flink's
+     * execution.state-recovery.* keys of the job's configuration. A
+     * snapshot that cannot be read or mapped fails the submission with
+     * the coordinator's message (no JobMaster, no restart loop). */
+    spec.savepoint_path =
+        cf_config_get(b.cfg, "execution.state-recovery.path");
+    spec.allow_non_restored = cf_config_get_bool(
+        b.cfg, "execution.state-recovery.ignore-unclaimed-state", 0);
     jmr = cf_jobmaster_new(d->jm, &spec, errp);
     if (jmr == NULL) {
         rc = CF_EGRAPH;

@@ -238,6 +238,10 @@ void cf_jobmaster_on_message(cf_jobmaster_t *jmr, cf_rpc_conn_t *c,
  * negative or decreasing counters are ignored. */
 void cf_jobmaster_update_counters(cf_jobmaster_t *jmr,
                                   const Cflink__UpdateTaskExecutionState *u);
+/* A global failure of the job (e.g. the checkpoint failure threshold was
+ * exceeded): an entry in the exception history and a failover of every
+ * region by the restart strategy. Ignored unless the job runs. */
+void cf_jobmaster_fail_global(cf_jobmaster_t *jmr, const char *failure);
 /* A TaskManager was lost (heartbeat timeout or connection loss). */
 void cf_jobmaster_tm_lost(cf_jobmaster_t *jmr, const char *resource_id,
                           const char *reason);
@@ -381,6 +385,11 @@ void cf_ckpt_coord_on_ack(cf_ckpt_coord_t *cc,
                           const Cflink__AcknowledgeCheckpoint *ack);
 void cf_ckpt_coord_on_decline(cf_ckpt_coord_t *cc,
                               const Cflink__DeclineCheckpoint *d);
+/* Subtask k of vertex v reached FINISHED: pending checkpoints count it
+ * (with its handles of the latest completed checkpoint when it did not
+ * acknowledge) and trigger the subtasks downstream of it whose inputs
+ * have all finished now. */
+void cf_ckpt_coord_task_finished(cf_ckpt_coord_t *cc, int v, int k);
 /* For SubmitTask: what subtask k of vertex v restores (NULL when the job
  * starts fresh; owned by the caller: free with
  * cflink__task_restore__free_unpacked(r, NULL)), and the settings. */
@@ -400,7 +409,11 @@ void cf_ckpt_coord_settings(cf_ckpt_coord_t *cc,
  * either, the call fails at once: Flink's "No savepoint directory
  * configured. You can either specify a directory while cancelling via
  * -s :targetDirectory or configure a cluster-wide default via key
- * 'execution.checkpointing.savepoint-dir'." */
+ * 'execution.checkpointing.savepoint-dir'." Returns 0 (done runs
+ * later) or < 0 with *errp set, and then done is never called (no
+ * directory, job not running, a stop-with-savepoint already pending, a
+ * directory that cannot be created). path: a plain directory (no
+ * "file:" scheme). */
 typedef void (*cf_ckpt_done_cb)(void *arg, int status, int64_t id,
                                 const char *path, const char *error);
 int cf_ckpt_coord_trigger(cf_ckpt_coord_t *cc, int kind,

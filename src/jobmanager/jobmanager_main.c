@@ -105,6 +105,16 @@ cf_jm_rpc_message(cf_rpc_conn_t *c, uint64_t req_id,
             cf_jm_to_job(jm, c, req_id, msg,
                          &msg->update_task_execution_state->job_id);
         return;
+    case CFLINK__ENVELOPE__BODY_ACKNOWLEDGE_CHECKPOINT:
+        if (msg->acknowledge_checkpoint)
+            cf_jm_to_job(jm, c, req_id, msg,
+                         &msg->acknowledge_checkpoint->job_id);
+        return;
+    case CFLINK__ENVELOPE__BODY_DECLINE_CHECKPOINT:
+        if (msg->decline_checkpoint)
+            cf_jm_to_job(jm, c, req_id, msg,
+                         &msg->decline_checkpoint->job_id);
+        return;
     case CFLINK__ENVELOPE__BODY_BLOB_GET:
         cf_blob_store_on_get(jm->blobs, c, req_id, msg->blob_get);
         return;

@@ -19,9 +19,13 @@
  * group's subtasks, and when they are terminal and the backoff delay has
  * passed resets them as new attempts (the job is RUNNING again once no
  * group is left to reset) and deploys them when their slots are held.
- * Other regions keep running. Restarts are from scratch until
- * checkpoints exist; slots that survived are kept, those lost with their
- * TaskManager are asked for again.
+ * Other regions keep running. Restarted subtasks restore the latest
+ * completed checkpoint (checkpoint.c; SubmitTask.restore), or the
+ * snapshot the job was submitted with; slots that survived are kept,
+ * those lost with their TaskManager are asked for again. The
+ * CheckpointCoordinator is told when every subtask runs, when a subtask
+ * finishes, at every failover (pending checkpoints are aborted) and when
+ * the job ends.
  *
  *   JobStatus:  INITIALIZING -> CREATED -> RUNNING -> FINISHED
  *               RUNNING -> RESTARTING -> RUNNING (restart strategy allows)
@@ -821,6 +825,7 @@ submit_one(cf_jobmaster_t *jmr, int v, int k, const cfg_list_t *cfgl)
     cf_exec_vertex_t *ev = &ejv->subtasks[k];
     Cflink__Envelope env = CFLINK__ENVELOPE__INIT;
     Cflink__SubmitTask st = CFLINK__SUBMIT_TASK__INIT;
+    Cflink__CheckpointSettings cs;
     cf_rpc_conn_t *c = tm_conn(jmr, ev->tm_resource_id);
     uint8_t raw[32];
     size_t ngates = 0;
@@ -847,6 +852,11 @@ submit_one(cf_jobmaster_t *jmr, int v, int k, const cfg_list_t *cfgl)
     st.config = cfgl->ptrs;
     st.gates = gates_build(jmr, v, k, &ngates);
     st.n_gates = ngates;
+    /* What it restores (the latest completed checkpoint, or the snapshot
+     * the job was submitted with) and how it checkpoints. */
+    st.restore = cf_ckpt_coord_task_restore(jmr->ckpt, v, k);
+    cf_ckpt_coord_settings(jmr->ckpt, &cs);
+    st.checkpointing = &cs;
     env.body_case = CFLINK__ENVELOPE__BODY_SUBMIT_TASK;
     env.submit_task = &st;
     cl = call_new(jmr, JM_CALL_SUBMIT, v, k);
@@ -854,6 +864,8 @@ submit_one(cf_jobmaster_t *jmr, int v, int k, const cfg_list_t *cfgl)
     if (rc < 0)
         call_free(cl);
     gates_free(st.gates, ngates);
+    if (st.restore != NULL)
+        cflink__task_restore__free_unpacked(st.restore, NULL);
     return rc;
 }
 
@@ -1204,6 +1216,9 @@ failover(cf_jobmaster_t *jmr, const char *failure, unsigned char *marks,
         cf_free(marks);
         return;
     }
+    /* Pending checkpoints cannot complete any more (Flink's
+     * JOB_FAILOVER_REGION; not counted as checkpoint failures). */
+    cf_ckpt_coord_abort_pending(jmr->ckpt, "FailoverRegion is restarting.");
     if (!global)
         cf_log_info("Calculating tasks to restart to recover the failed "
                     "task %s_%d.",
@@ -1274,6 +1289,7 @@ job_ended(cf_jobmaster_t *jmr)
     cf_rm_cancel_requests(jm_rm(jmr), &jmr->job_id);
     p->outstanding = 0;
     release_slots(jmr, "The job ended.");
+    cf_ckpt_coord_job_ended(jmr->ckpt, jmr->status);
     if (jmr->jm != NULL && jmr->jm->dispatcher != NULL)
         cf_dispatcher_job_terminated(jmr->jm->dispatcher, jmr);
 }
@@ -1451,6 +1467,36 @@ cf_jobmaster_update_counters(cf_jobmaster_t *jmr,
     counter_raise(&ev->bytes_out, u->bytes_out);
 }
 
+/* Whether checkpoints can be taken: the job RUNNING with no failover in
+ * progress, every subtask RUNNING or FINISHED. */
+static int
+ckpt_ready(const cf_jobmaster_t *jmr)
+{
+    if (jmr->status != CF_JOB_RUNNING || PRIV(jmr)->groups != NULL)
+        return 0;
+    for (int v = 0; v < jmr->nvertices; v++)
+        for (int k = 0; k < jmr->vertices[v].parallelism; k++)
+            if (jmr->vertices[v].subtasks[k].state != CF_EXEC_RUNNING &&
+                jmr->vertices[v].subtasks[k].state != CF_EXEC_FINISHED)
+                return 0;
+    return 1;
+}
+
+/* An AcknowledgeCheckpoint / DeclineCheckpoint: for the coordinator when
+ * it names this job and a current attempt (stale ones are dropped). */
+static int
+ckpt_msg_current(cf_jobmaster_t *jmr, const ProtobufCBinaryData *job_id,
+                 const ProtobufCBinaryData *attempt_id)
+{
+    cf_id_t job, attempt;
+    int v, k;
+
+    return cf_rpc_id_get(job_id, &job) == 0 &&
+           cf_id_equal(&job, &jmr->job_id) &&
+           cf_rpc_id_get(attempt_id, &attempt) == 0 &&
+           !cf_id_is_zero(&attempt) && find_attempt(jmr, &attempt, &v, &k);
+}
+
 static void
 on_update_state(cf_jobmaster_t *jmr,
                 const Cflink__UpdateTaskExecutionState *u)
@@ -1512,6 +1558,12 @@ on_update_state(cf_jobmaster_t *jmr,
         cf_free(f);
     } else {
         exec_move(jmr, v, k, to, NULL);
+        if (ev->state == CF_EXEC_FINISHED)
+            cf_ckpt_coord_task_finished(jmr->ckpt, v, k);
+        if ((ev->state == CF_EXEC_RUNNING ||
+             ev->state == CF_EXEC_FINISHED) &&
+            ckpt_ready(jmr))
+            cf_ckpt_coord_job_running(jmr->ckpt);
     }
     check_progress(jmr);
 }
@@ -1537,12 +1589,54 @@ cf_jobmaster_on_message(cf_jobmaster_t *jmr, cf_rpc_conn_t *c,
             return;
         }
         break;
+    case CFLINK__ENVELOPE__BODY_ACKNOWLEDGE_CHECKPOINT:
+        if (msg->acknowledge_checkpoint != NULL) {
+            const Cflink__AcknowledgeCheckpoint *a =
+                msg->acknowledge_checkpoint;
+
+            if (ckpt_msg_current(jmr, &a->job_id, &a->attempt_id))
+                cf_ckpt_coord_on_ack(jmr->ckpt, a);
+            else
+                cf_log_debug("Job %s (%s): acknowledgement of checkpoint "
+                             "%" PRId64 " by an unknown attempt ignored.",
+                             jmr->name, jmr->job_id_hex, a->checkpoint_id);
+            if (req_id != 0)
+                cf_rpc_reply_ack(c, req_id);
+            return;
+        }
+        break;
+    case CFLINK__ENVELOPE__BODY_DECLINE_CHECKPOINT:
+        if (msg->decline_checkpoint != NULL) {
+            const Cflink__DeclineCheckpoint *d = msg->decline_checkpoint;
+
+            if (ckpt_msg_current(jmr, &d->job_id, &d->attempt_id))
+                cf_ckpt_coord_on_decline(jmr->ckpt, d);
+            else
+                cf_log_debug("Job %s (%s): decline of checkpoint %" PRId64
+                             " by an unknown attempt ignored.",
+                             jmr->name, jmr->job_id_hex, d->checkpoint_id);
+            if (req_id != 0)
+                cf_rpc_reply_ack(c, req_id);
+            return;
+        }
+        break;
     default:
         break;
     }
     if (req_id != 0)
         cf_rpc_reply_error(c, req_id, "JobMaster of job %s: unexpected %s",
                            jmr->job_id_hex, cf_rpc_body_name(msg->body_case));
+}
+
+void
+cf_jobmaster_fail_global(cf_jobmaster_t *jmr, const char *failure)
+{
+    if (jmr == NULL || jmr->priv == NULL || PRIV(jmr)->ended ||
+        !job_active(jmr))
+        return;
+    add_exception(jmr, failure, -1, 0);
+    failover_global(jmr, failure ? failure : "unknown failure");
+    check_progress(jmr);
 }
 
 void
@@ -1748,6 +1842,12 @@ cf_jobmaster_new(cf_jm_t *jm, const cf_jobmaster_spec_t *spec,
     }
     p->nslots = S;
     p->slots = cf_calloc((size_t)S, sizeof *p->slots);
+    /* The CheckpointCoordinator; a snapshot to restore from is read and
+     * matched against the job now (errors fail the submission). */
+    jmr->ckpt = cf_ckpt_coord_new(jmr, spec->savepoint_path,
+                                  spec->allow_non_restored, errp);
+    if (jmr->ckpt == NULL)
+        goto fail;
     cf_log_info("Using restart back off time strategy %s for %s (%s).",
                 cf_restart_describe(p->restart), jmr->name, jmr->job_id_hex);
     cf_log_info("Created JobMaster for job %s (%s): %d vertices, %d "
@@ -1805,6 +1905,8 @@ cf_jobmaster_cancel(cf_jobmaster_t *jmr)
     timer_stop(&p->restart_timer);
     timer_stop(&p->slot_timer);
     groups_clear(jmr);
+    cf_ckpt_coord_abort_pending(jmr->ckpt,
+                                "Checkpoint Coordinator is suspending.");
     cancel_all(jmr);
     check_progress(jmr);
 }
@@ -1843,6 +1945,8 @@ cf_jobmaster_destroy(cf_jobmaster_t *jmr)
         release_slots(jmr, "The JobManager is shutting down.");
         set_status(jmr, CF_JOB_SUSPENDED);
     }
+    cf_ckpt_coord_destroy(jmr->ckpt);
+    jmr->ckpt = NULL;
     if (p != NULL) {
         timer_stop(&p->restart_timer);
         timer_stop(&p->slot_timer);

@@ -3,6 +3,8 @@
  * JSON field names and error messages (see FLINK_INTERFACES.md section 1
  * and rest_v1_dispatcher.yml): cluster and job views, TaskManagers, the
  * JobManager's configuration, and plugin (jar) upload, run, plan, delete.
+ * Checkpoints and savepoints are in rest_checkpoints.c, registered from
+ * here.
  *
  * Every handler runs on the JobManager's loop (rest.c drives MHD there),
  * so it reads the Dispatcher, ResourceManager and JobMasters directly.
@@ -30,6 +32,7 @@
 #include <unistd.h>
 
 #include "dispatcher_int.h"
+#include "rest_checkpoints.h"
 
 /* The Flink release whose REST API cflink serves. */
 #define CF_REST_FLINK_VERSION "2.2.0"
@@ -1227,19 +1230,6 @@ cf_rh_job_accumulators(cf_rest_req_t *req, void *arg, int *status)
     return o;
 }
 
-static json_t *
-cf_rh_job_checkpoints(cf_rest_req_t *req, void *arg, int *status)
-{
-    json_t *err = NULL;
-    cf_jobmaster_t *j = cf_rh_job(arg, req, 0, status, &err);
-
-    if (j == NULL)
-        return err;
-    return cf_rest_error(status, 404,
-                         "Checkpointing is not enabled for job %s.",
-                         j->job_id_hex);
-}
-
 /* PATCH /jobs/:jobid?mode=cancel and GET /jobs/:jobid/yarn-cancel. */
 static json_t *
 cf_rh_do_cancel(cf_rest_req_t *req, void *arg, int *status)
@@ -1385,7 +1375,8 @@ typedef struct cf_rh_run_s {
     const char **keys, **values;
     char **owned; /* coerced configuration values */
     int nowned;
-    const char *savepoint;
+    const char *savepoint; /* savepointPath, or NULL */
+    int allow_non_restored; /* allowNonRestoredState */
 } cf_rh_run_t;
 
 static void
@@ -1591,6 +1582,11 @@ cf_rh_parse_run(cf_rest_req_t *req, const char *body_class, cf_rh_run_t *r,
     v = json_object_get(r->body, "savepointPath");
     if (v && json_is_string(v) && *json_string_value(v))
         r->savepoint = json_string_value(v);
+    v = json_object_get(r->body, "allowNonRestoredState");
+    if (v && (json_is_true(v) ||
+              (json_is_string(v) &&
+               strcasecmp(json_string_value(v), "true") == 0)))
+        r->allow_non_restored = 1;
 
     /* Query parameters where the body left a field null. */
     if (!set && (q = cf_rest_query(req, "parallelism")) && *q) {
@@ -1603,12 +1599,21 @@ cf_rh_parse_run(cf_rest_req_t *req, const char *body_class, cf_rh_run_t *r,
         p = (int)x;
         set = 1;
     }
-    if (r->savepoint == NULL && (q = cf_rest_query(req, "savepointPath")) &&
-        *q)
+    /* The shipped web UI puts its program arguments into the
+     * savepointPath query parameter and the real value into the body:
+     * the query counts only when the body has no savepointPath at all. */
+    if (r->savepoint == NULL &&
+        json_object_get(r->body, "savepointPath") == NULL &&
+        (q = cf_rest_query(req, "savepointPath")) && *q)
         r->savepoint = q;
     if ((q = cf_rest_query(req, "allowNonRestoredState")) && *q &&
         strcasecmp(q, "true") != 0 && strcasecmp(q, "false") != 0)
         return cf_rh_bad_query_param(status, "allowNonRestoredState", q);
+    v = json_object_get(r->body, "allowNonRestoredState");
+    if ((v == NULL || json_is_null(v) ||
+         (json_is_string(v) && *json_string_value(v) == '\0')) &&
+        q && strcasecmp(q, "true") == 0)
+        r->allow_non_restored = 1;
     if (args_str == NULL)
         args_str = cf_rest_query(req, "program-args");
     if (list && json_array_size(list) > 0) {
@@ -1639,19 +1644,39 @@ cf_rh_parse_run(cf_rest_req_t *req, const char *body_class, cf_rh_run_t *r,
     } else if (args_str) {
         cf_rh_tokenize(r, args_str);
     }
-    if (conf) {
+    {
         const char *k;
         json_t *e;
-        size_t n = json_object_size(conf);
-        r->keys = cf_calloc(n + 1, sizeof(char *));
-        r->values = cf_calloc(n + 1, sizeof(char *));
-        r->owned = cf_calloc(n + 1, sizeof(char *));
-        json_object_foreach((json_t *)conf, k, e) {
-            char *t = cf_rh_scalar_text(e);
-            r->keys[r->run.nconf] = k;
-            r->values[r->run.nconf++] = t;
-            if (t)
-                r->owned[r->nowned++] = t;
+        size_t n = conf ? json_object_size(conf) : 0;
+        /* two more: the restore settings of savepointPath */
+        r->keys = cf_calloc(n + 3, sizeof(char *));
+        r->values = cf_calloc(n + 3, sizeof(char *));
+        r->owned = cf_calloc(n + 3, sizeof(char *));
+        if (conf) {
+            json_object_foreach((json_t *)conf, k, e) {
+                char *t = cf_rh_scalar_text(e);
+                r->keys[r->run.nconf] = k;
+                r->values[r->run.nconf++] = t;
+                if (t)
+                    r->owned[r->nowned++] = t;
+            }
+        }
+        /* savepointPath and allowNonRestoredState become Flink's
+         * execution.state-recovery.* keys of the job's configuration,
+         * which the Dispatcher hands to the JobMaster (a "file:" scheme
+         * is dropped: checkpoints live on the local file system). */
+        if (r->savepoint) {
+            const char *sp = r->savepoint;
+            if (strncmp(sp, "file://", 7) == 0 && sp[7] == '/')
+                sp += 7;
+            else if (strncmp(sp, "file:", 5) == 0 && sp[5] == '/')
+                sp += 5;
+            r->keys[r->run.nconf] = "execution.state-recovery.path";
+            r->values[r->run.nconf++] = sp;
+            r->keys[r->run.nconf] =
+                "execution.state-recovery.ignore-unclaimed-state";
+            r->values[r->run.nconf++] =
+                r->allow_non_restored ? "true" : "false";
         }
         r->run.conf_keys = r->keys;
         r->run.conf_values = r->values;
@@ -1709,14 +1734,10 @@ cf_rh_jar_run(cf_rest_req_t *req, void *arg, int *status)
         cf_rh_run_free(&r);
         return o;
     }
-    if (r.savepoint) {
-        o = cf_rest_error(status, 400,
-                          "savepoints are not supported yet (savepointPath "
-                          "'%s')",
-                          r.savepoint);
-        cf_rh_run_free(&r);
-        return o;
-    }
+    if (r.savepoint)
+        cf_log_info("Running %s from savepoint %s%s.", req->params[0],
+                    r.savepoint,
+                    r.allow_non_restored ? " (allowNonRestoredState)" : "");
     rc = cf_dispatcher_submit(jm->dispatcher, &r.run, &jmr, &err);
     cf_rh_run_free(&r);
     if (rc < 0) {
@@ -1794,7 +1815,6 @@ static cf_rh_route_t cf_rh_routes[] = {
     {"GET", "/jobs/:jobid/execution-result", cf_rh_job_result, 0, 0, NULL},
     {"GET", "/jobs/:jobid/accumulators", cf_rh_job_accumulators, 0, 0,
      NULL},
-    {"GET", "/jobs/:jobid/checkpoints", cf_rh_job_checkpoints, 0, 0, NULL},
     {"GET", "/jobs/:jobid/yarn-cancel", cf_rh_do_cancel, 0, 0, NULL},
     {"GET", "/jobs/:jobid/vertices/:vertexid", cf_rh_vertex_info, 0, 0,
      NULL},
@@ -1834,4 +1854,6 @@ cf_rest_handlers_register(cf_jm_t *jm)
         rt->jm = jm;
         cf_rest_route(jm->rest, rt->method, rt->pattern, cf_rh_entry, rt);
     }
+    /* Checkpoints, savepoints, stop, disposal: rest_checkpoints.c. */
+    cf_rest_ckpt_register(jm);
 }

@@ -36,6 +36,7 @@
 #include "core.h"
 #include "loop.h"
 #include "rest.h"
+#include "rest_checkpoints.h"
 
 #define MAX_LEN 65536
 
@@ -1084,6 +1085,236 @@ test_bad_config(void **state)
     cf_config_destroy(c);
 }
 
+
+/* ------------------------------------------------------------------ */
+/* Checkpoint JSON (rest_checkpoints.c) on a hand-made view            */
+/* ------------------------------------------------------------------ */
+
+static char *
+dump(const json_t *j)
+{
+    return json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+}
+
+static void
+expect_json(const json_t *j, const char *want)
+{
+    char *got = dump(j);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+static void
+test_ckpt_summary(void **state)
+{
+    (void)state;
+    int64_t v[10] = {10, 1, 9, 2, 8, 3, 7, 4, 6, 5};
+    json_t *o = cf_rest_ckpt_summary_dto(v, 10);
+
+    /* Commons Math legacy percentiles: p * (n + 1), interpolated. */
+    assert_int_equal(json_integer_value(json_object_get(o, "min")), 1);
+    assert_int_equal(json_integer_value(json_object_get(o, "max")), 10);
+    assert_int_equal(json_integer_value(json_object_get(o, "avg")), 5);
+    assert_true(json_real_value(json_object_get(o, "p50")) == 5.5);
+    assert_true(json_real_value(json_object_get(o, "p90")) > 9.89 &&
+                json_real_value(json_object_get(o, "p90")) < 9.91);
+    assert_true(json_real_value(json_object_get(o, "p99")) == 10.0);
+    assert_true(json_real_value(json_object_get(o, "p999")) == 10.0);
+    assert_int_equal(v[0], 10); /* the samples are not reordered */
+    json_decref(o);
+
+    o = cf_rest_ckpt_summary_dto(v, 1);
+    assert_true(json_real_value(json_object_get(o, "p50")) == 10.0);
+    json_decref(o);
+
+    o = cf_rest_ckpt_summary_dto(NULL, 0);
+    expect_json(o, "{\"avg\":0,\"max\":0,\"min\":0,\"p50\":\"NaN\","
+                   "\"p90\":\"NaN\",\"p95\":\"NaN\",\"p99\":\"NaN\","
+                   "\"p999\":\"NaN\"}");
+    json_decref(o);
+}
+
+static void
+test_ckpt_statistics(void **state)
+{
+    (void)state;
+    int64_t ack_ts[2] = {1000250, 0};
+    uint64_t sub_size[2] = {4096, 0};
+    int64_t sync_ms[2] = {1, 0}, async_ms[2] = {7, 0}, al[2] = {3, 0};
+    cf_ckpt_vertex_stats_t vs = {
+        .num_subtasks = 2, .num_acked = 1, .latest_ack_ts = 1000250,
+        .state_size = 4096, .ack_ts = ack_ts, .sub_state_size = sub_size,
+        .sub_sync_ms = sync_ms, .sub_async_ms = async_ms,
+        .sub_alignment_ms = al};
+    cf_ckpt_stats_t pending = {
+        .id = 7, .status = CF_CKPT_IN_PROGRESS,
+        .kind = CF_CKPT_KIND_CHECKPOINT, .trigger_ts = 1000000,
+        .latest_ack_ts = 1000250, .state_size = 4096, .num_subtasks = 2,
+        .num_acked = 1, .vertices = &vs};
+    cf_ckpt_stats_t failed = {
+        .id = 6, .status = CF_CKPT_FAILED, .kind = CF_CKPT_KIND_CHECKPOINT,
+        .trigger_ts = 900000, .end_ts = 900400, .num_subtasks = 2,
+        .failure = "Checkpoint expired before completing."};
+    cf_ckpt_stats_t sp = {
+        .id = 5, .status = CF_CKPT_COMPLETED, .kind = CF_CKPT_KIND_SAVEPOINT,
+        .trigger_ts = 800000, .latest_ack_ts = 800090, .end_ts = 800100,
+        .state_size = 8192, .processed_data = 12, .num_subtasks = 2,
+        .num_acked = 2, .external_path = "/sp/savepoint-012345-abcdefabcdef"};
+    int64_t durations[2] = {100, 300};
+    uint64_t sizes[2] = {8192, 4096}, processed[2] = {12, 0};
+    cf_ckpt_view_t v;
+    cf_ejv_t ejv;
+    json_t *o, *e;
+
+    pending.next = &failed;
+    failed.next = &sp;
+    memset(&v, 0, sizeof v);
+    v.enabled = 1;
+    v.restored_id = -1;
+    v.total = 3;
+    v.in_progress = 1;
+    v.completed = 1;
+    v.failed = 1;
+    v.history = &pending;
+    v.latest_completed = &sp;
+    v.latest_savepoint = &sp;
+    v.latest_failed = &failed;
+    v.durations = durations;
+    v.sizes = sizes;
+    v.processed = processed;
+    v.nsamples = 2;
+
+    o = cf_rest_ckpt_statistics(&v);
+    expect_json(json_object_get(o, "counts"),
+                "{\"completed\":1,\"failed\":1,\"in_progress\":1,"
+                "\"restored\":0,\"total\":3}");
+    e = json_object_get(json_object_get(o, "summary"), "end_to_end_duration");
+    assert_int_equal(json_integer_value(json_object_get(e, "avg")), 200);
+    assert_true(json_real_value(json_object_get(e, "p50")) == 200.0);
+    assert_true(json_is_null(json_object_get(json_object_get(o, "latest"),
+                                             "restored")));
+    e = json_object_get(o, "history");
+    assert_int_equal(json_array_size(e), 3);
+    /* in progress: end-to-end to the latest acknowledgement */
+    expect_json(json_array_get(e, 0),
+                "{\"alignment_buffered\":0,\"checkpoint_type\":"
+                "\"CHECKPOINT\",\"checkpointed_size\":4096,\"className\":"
+                "\"in_progress\",\"end_to_end_duration\":250,\"id\":7,"
+                "\"is_savepoint\":false,\"latest_ack_timestamp\":1000250,"
+                "\"num_acknowledged_subtasks\":1,\"num_subtasks\":2,"
+                "\"persisted_data\":0,\"processed_data\":0,"
+                "\"savepointFormat\":null,\"state_size\":4096,\"status\":"
+                "\"IN_PROGRESS\",\"tasks\":{},\"trigger_timestamp\":"
+                "1000000}");
+    expect_json(json_array_get(e, 1),
+                "{\"alignment_buffered\":0,\"checkpoint_type\":"
+                "\"CHECKPOINT\",\"checkpointed_size\":0,\"className\":"
+                "\"failed\",\"end_to_end_duration\":400,"
+                "\"failure_message\":\"Checkpoint expired before "
+                "completing.\",\"failure_timestamp\":900400,\"id\":6,"
+                "\"is_savepoint\":false,\"latest_ack_timestamp\":-1,"
+                "\"num_acknowledged_subtasks\":0,\"num_subtasks\":2,"
+                "\"persisted_data\":0,\"processed_data\":0,"
+                "\"savepointFormat\":null,\"state_size\":0,\"status\":"
+                "\"FAILED\",\"tasks\":{},\"trigger_timestamp\":900000}");
+    expect_json(json_object_get(json_object_get(o, "latest"), "savepoint"),
+                "{\"alignment_buffered\":0,\"checkpoint_type\":"
+                "\"SAVEPOINT\",\"checkpointed_size\":8192,\"className\":"
+                "\"completed\",\"discarded\":false,\"end_to_end_duration\":"
+                "100,\"external_path\":\"/sp/savepoint-012345-abcdefabcdef\","
+                "\"id\":5,\"is_savepoint\":true,\"latest_ack_timestamp\":"
+                "800090,\"num_acknowledged_subtasks\":2,\"num_subtasks\":2,"
+                "\"persisted_data\":0,\"processed_data\":12,"
+                "\"savepointFormat\":\"CANONICAL\",\"state_size\":8192,"
+                "\"status\":\"COMPLETED\",\"tasks\":{},"
+                "\"trigger_timestamp\":800000}");
+    json_decref(o);
+
+    /* restored */
+    v.restored_id = 5;
+    v.restore_ts = 1234;
+    v.restored_is_savepoint = 1;
+    v.restored_path = "/sp/savepoint-012345-abcdefabcdef";
+    o = cf_rest_ckpt_statistics(&v);
+    expect_json(json_object_get(json_object_get(o, "latest"), "restored"),
+                "{\"external_path\":\"/sp/savepoint-012345-abcdefabcdef\","
+                "\"id\":5,\"is_savepoint\":true,\"restore_timestamp\":1234}");
+    json_decref(o);
+
+    /* details: tasks by vertex id */
+    memset(&ejv, 0, sizeof ejv);
+    strcpy(ejv.id_hex, "00112233445566778899aabbccddeeff");
+    o = cf_rest_ckpt_entry(&pending, &ejv, 1, 1);
+    expect_json(json_object_get(json_object_get(o, "tasks"),
+                                "00112233445566778899aabbccddeeff"),
+                "{\"alignment_buffered\":0,\"checkpointed_size\":4096,"
+                "\"end_to_end_duration\":250,\"id\":7,"
+                "\"latest_ack_timestamp\":1000250,"
+                "\"num_acknowledged_subtasks\":1,\"num_subtasks\":2,"
+                "\"persisted_data\":0,\"processed_data\":0,\"state_size\":"
+                "4096,\"status\":\"IN_PROGRESS\"}");
+    json_decref(o);
+
+    /* subtasks: one acknowledged, one pending */
+    o = cf_rest_ckpt_task_details(&pending, 0);
+    e = json_object_get(o, "subtasks");
+    expect_json(json_array_get(e, 1),
+                "{\"className\":\"pending\",\"index\":1,\"status\":"
+                "\"pending_or_failed\"}");
+    expect_json(json_array_get(e, 0),
+                "{\"aborted\":false,\"ack_timestamp\":1000250,\"alignment\":"
+                "{\"buffered\":0,\"duration\":3,\"persisted\":0,"
+                "\"processed\":0},\"checkpoint\":{\"async\":7,\"sync\":1},"
+                "\"checkpointed_size\":4096,\"className\":\"completed\","
+                "\"end_to_end_duration\":250,\"index\":0,\"start_delay\":0,"
+                "\"state_size\":4096,\"status\":\"completed\","
+                "\"unaligned_checkpoint\":false}");
+    e = json_object_get(json_object_get(o, "summary"), "checkpoint_duration");
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(e, "async"),
+                                           "max")),
+        7);
+    json_decref(o);
+}
+
+static void
+test_ckpt_config_and_failure(void **state)
+{
+    (void)state;
+    cf_ckpt_view_t v;
+    json_t *o;
+
+    memset(&v, 0, sizeof v);
+    v.enabled = 1;
+    v.exactly_once = 0;
+    v.interval_ms = 200;
+    v.timeout_ms = 600000;
+    v.max_concurrent = 1;
+    v.delete_on_cancellation = 1;
+    v.dir = "/chk";
+    o = cf_rest_ckpt_config(&v, NULL);
+    expect_json(o, "{\"aligned_checkpoint_timeout\":0,"
+                   "\"changelog_periodic_materialization_interval\":600000,"
+                   "\"changelog_storage\":\"memory\","
+                   "\"checkpoint_storage\":\"FileSystemCheckpointStorage\","
+                   "\"checkpoints_after_tasks_finish\":true,"
+                   "\"externalization\":{\"delete_on_cancellation\":true,"
+                   "\"enabled\":false},\"interval\":200,"
+                   "\"max_concurrent\":1,\"min_pause\":0,\"mode\":"
+                   "\"at_least_once\",\"state_backend\":\"hashmap\","
+                   "\"state_changelog_enabled\":false,\"timeout\":600000,"
+                   "\"tolerable_failed_checkpoints\":0,"
+                   "\"unaligned_checkpoints\":false}");
+    json_decref(o);
+
+    o = cf_rest_ckpt_failure_cause("java.io.IOException", "x: gone");
+    expect_json(o, "{\"class\":\"java.io.IOException\","
+                   "\"serialized-throwable\":"
+                   "\"amF2YS5pby5JT0V4Y2VwdGlvbjogeDogZ29uZQ==\","
+                   "\"stack-trace\":\"java.io.IOException: x: gone\"}");
+    json_decref(o);
+}
+
 int
 main(void)
 {
@@ -1102,6 +1333,9 @@ main(void)
         cmocka_unit_test(test_bad_clients),
         cmocka_unit_test(test_error_helper),
         cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_ckpt_summary),
+        cmocka_unit_test(test_ckpt_statistics),
+        cmocka_unit_test(test_ckpt_config_and_failure),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
