@@ -750,6 +750,18 @@ cf_tm_on_message(cf_rpc_conn_t *c, uint64_t req_id, const Cflink__Envelope *msg,
         CF_TM_NEED(free_slot);
         cf_tm_on_free_slot(tm, req_id, msg->free_slot);
         return;
+    case CFLINK__ENVELOPE__BODY_TRIGGER_CHECKPOINT:
+        CF_TM_NEED(trigger_checkpoint);
+        cf_tm_on_trigger_checkpoint(tm, msg->trigger_checkpoint);
+        if (req_id) /* one-way; a call still gets an answer */
+            cf_rpc_reply_ack(c, req_id);
+        return;
+    case CFLINK__ENVELOPE__BODY_NOTIFY_CHECKPOINT:
+        CF_TM_NEED(notify_checkpoint);
+        cf_tm_on_notify_checkpoint(tm, msg->notify_checkpoint);
+        if (req_id)
+            cf_rpc_reply_ack(c, req_id);
+        return;
     case CFLINK__ENVELOPE__BODY_DISCONNECT:
         cf_log_info("The JobManager disconnected us: %s",
                     msg->disconnect && msg->disconnect->reason

@@ -7,13 +7,16 @@
  *                    dispatch, connection loss and shutdown
  *   tasks.c          SubmitTask and CancelTask: the per-job plugin cache
  *                    (one loaded plugin and one bound cf_job_t per job),
- *                    task deployment, state reports (also the counters
- *                    sent with each heartbeat) and teardown
+ *                    task deployment (with restore state and checkpoint
+ *                    settings), state reports (also the counters sent
+ *                    with each heartbeat), checkpoint trigger/notify
+ *                    dispatch, acknowledgements and declines, teardown
  *   blob_cache.c     plugin files by SHA-256 key: the cache directory and
  *                    fetching with BlobGet
  *
  * Threads: everything here runs on the TaskManager's control loop, except
- * what the comments mark (task threads post state changes to the loop;
+ * what the comments mark (task threads post state changes to the loop,
+ * task and snapshot writer threads post checkpoint acks and declines;
  * the network manager's done callbacks post too; plugin loading runs on
  * the loop's worker pool).
  */
@@ -141,6 +144,19 @@ void cf_tm_on_submit(cf_tm_t *tm, uint64_t req_id,
 /* CancelTask (a request): always answered with an Ack. */
 void cf_tm_on_cancel(cf_tm_t *tm, uint64_t req_id,
                      const Cflink__CancelTask *ct);
+/* TriggerCheckpoint (one-way): start the checkpoint at the task of the
+ * attempt (cf_task_trigger_checkpoint); an unknown or ended attempt, or
+ * an invalid trigger, is answered with a DeclineCheckpoint ("Task <name
+ * or attempt> is not running"). The task acknowledges or declines later
+ * through its checkpoint callbacks (posted to the loop, sent as
+ * AcknowledgeCheckpoint / DeclineCheckpoint on the connection the task
+ * was deployed on). */
+void cf_tm_on_trigger_checkpoint(cf_tm_t *tm,
+                                 const Cflink__TriggerCheckpoint *tc);
+/* NotifyCheckpoint (one-way): cf_task_notify_checkpoint; ignored for an
+ * unknown or ended attempt. */
+void cf_tm_on_notify_checkpoint(cf_tm_t *tm,
+                                const Cflink__NotifyCheckpoint *nc);
 /* Cancel every task (slot < 0) or the tasks of one slot. Returns how
  * many task records remain (ending). */
 int cf_tm_cancel_tasks(cf_tm_t *tm, int slot);

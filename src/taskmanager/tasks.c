@@ -22,6 +22,15 @@
  * to the loop) the task is freed and its slot and job references dropped.
  * A task record counts its events in flight, so it is never freed while
  * one is queued.
+ *
+ * Checkpoints: TriggerCheckpoint and NotifyCheckpoint (one-way, from the
+ * JobMaster) go to the task of their attempt id (cf_task_trigger_checkpoint,
+ * cf_task_notify_checkpoint); a trigger for a task that is unknown or has
+ * ended is declined here. A task acknowledges or declines from its own
+ * thread or a snapshot writer thread: the callbacks post an event (counted
+ * like state events) and the loop sends AcknowledgeCheckpoint or
+ * DeclineCheckpoint on the connection the task was deployed on (dropped
+ * when that connection is gone: its JobMaster cancelled the task anyway).
  */
 #include <stdatomic.h>
 #include <string.h>
@@ -85,9 +94,10 @@ struct cf_tm_task_s {
     cf_id_t attempt_id;
     cf_id_t allocation_id;
     char attempt_hex[CF_ID_HEX_LEN + 1];
+    uint32_t epoch; /* connection epoch of the deployment */
     cf_task_t *t;
     char *name;
-    atomic_int posted; /* state events queued to the loop */
+    atomic_int posted; /* state and checkpoint events queued to the loop */
     cf_exec_state_t state;
     int terminal;      /* a terminal state was seen on the loop */
     int cancelled;     /* cf_task_cancel was called */
@@ -100,6 +110,14 @@ typedef struct cf_tm_state_ev_s {
     cf_exec_state_t state;
     char *failure;
 } cf_tm_state_ev_t;
+
+/* An acknowledgement (ack != NULL) or a decline, posted by a task. */
+typedef struct cf_tm_ckpt_ev_s {
+    cf_tm_task_t *rec;
+    cf_task_ack_t *ack;
+    int64_t checkpoint_id;
+    char *reason;
+} cf_tm_ckpt_ev_t;
 
 static void cf_tm_task_maybe_free(cf_tm_task_t *rec);
 
@@ -364,6 +382,334 @@ cf_tm_state_cb(cf_task_t *t, cf_exec_state_t state, const char *failure,
 }
 
 /* ------------------------------------------------------------------ */
+/* Checkpoints                                                         */
+/* ------------------------------------------------------------------ */
+
+/* Loop: whether a checkpoint message about a task deployed on connection
+ * epoch may be sent now. */
+static int
+cf_tm_ckpt_can_send(cf_tm_t *tm, uint32_t epoch)
+{
+    return tm->registered && cf_tm_conn_current(tm, epoch);
+}
+
+static void
+cf_tm_send_decline(cf_tm_t *tm, const cf_id_t *job_id, const cf_id_t *attempt,
+                   int64_t checkpoint_id, const char *reason)
+{
+    Cflink__Envelope env = CFLINK__ENVELOPE__INIT;
+    Cflink__DeclineCheckpoint d = CFLINK__DECLINE_CHECKPOINT__INIT;
+
+    d.job_id = cf_rpc_id_bytes(job_id);
+    d.attempt_id = cf_rpc_id_bytes(attempt);
+    d.checkpoint_id = checkpoint_id;
+    d.reason = (char *)(reason ? reason : "");
+    env.body_case = CFLINK__ENVELOPE__BODY_DECLINE_CHECKPOINT;
+    env.decline_checkpoint = &d;
+    cf_rpc_send(tm->conn, &env);
+}
+
+/* Loop: send a task's acknowledgement. The message borrows ack. */
+static void
+cf_tm_send_ack(cf_tm_task_t *rec, const cf_task_ack_t *ack)
+{
+    cf_tm_t *tm = rec->tm;
+    Cflink__Envelope env = CFLINK__ENVELOPE__INIT;
+    Cflink__AcknowledgeCheckpoint a = CFLINK__ACKNOWLEDGE_CHECKPOINT__INIT;
+    Cflink__OperatorSubtaskState *ops = NULL, **opp = NULL;
+    Cflink__StateHandle *hs = NULL;
+    size_t n = ack->nops > 0 ? (size_t)ack->nops : 0;
+
+    if (n > 0) {
+        ops = cf_calloc(n, sizeof *ops);
+        opp = cf_calloc(n, sizeof *opp);
+        hs = cf_calloc(n, sizeof *hs);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const cf_state_handle_t *h = &ack->handles[i];
+        cflink__operator_subtask_state__init(&ops[i]);
+        ops[i].operator_id = cf_rpc_id_bytes(&ack->op_ids[i]);
+        if (h->path != NULL) {
+            cflink__state_handle__init(&hs[i]);
+            hs[i].path = h->path;
+            hs[i].size = h->size;
+            hs[i].subtask = h->subtask;
+            hs[i].has_keyed = h->has_keyed != 0;
+            hs[i].kg_start = h->kg_start;
+            hs[i].kg_end = h->kg_end;
+            hs[i].has_operator = h->has_operator != 0;
+            ops[i].handle = &hs[i];
+        }
+        opp[i] = &ops[i];
+    }
+    a.job_id = cf_rpc_id_bytes(&rec->job_id);
+    a.attempt_id = cf_rpc_id_bytes(&rec->attempt_id);
+    a.checkpoint_id = ack->checkpoint_id;
+    a.n_operators = n;
+    a.operators = opp;
+    a.state_size = ack->state_size;
+    a.sync_duration_ms = ack->sync_ms;
+    a.async_duration_ms = ack->async_ms;
+    a.alignment_duration_ms = ack->alignment_ms;
+    a.processed_data = ack->processed_data;
+    a.finished = ack->finished != 0;
+    env.body_case = CFLINK__ENVELOPE__BODY_ACKNOWLEDGE_CHECKPOINT;
+    env.acknowledge_checkpoint = &a;
+    cf_rpc_send(tm->conn, &env);
+    cf_free(ops);
+    cf_free(opp);
+    cf_free(hs);
+}
+
+static void
+cf_tm_on_ckpt_ev(void *arg)
+{
+    cf_tm_ckpt_ev_t *ev = arg;
+    cf_tm_task_t *rec = ev->rec;
+    cf_tm_t *tm = rec->tm;
+    int64_t id = ev->ack ? ev->ack->checkpoint_id : ev->checkpoint_id;
+
+    if (rec->job == NULL || !cf_tm_ckpt_can_send(tm, rec->epoch)) {
+        cf_log_debug("Dropping the %s of checkpoint %lld by task %s (%s): "
+                     "the JobManager connection it was deployed on is "
+                     "gone.",
+                     ev->ack ? "acknowledgement" : "decline", (long long)id,
+                     rec->name ? rec->name : "?", rec->attempt_hex);
+    } else if (ev->ack != NULL) {
+        cf_log_debug("Acknowledging checkpoint %lld of task %s (%s): %d "
+                     "operator states, %llu bytes.",
+                     (long long)id, rec->name, rec->attempt_hex, ev->ack->nops,
+                     (unsigned long long)ev->ack->state_size);
+        cf_tm_send_ack(rec, ev->ack);
+    } else {
+        cf_log_info("Declining checkpoint %lld of task %s (%s): %s",
+                    (long long)id, rec->name, rec->attempt_hex,
+                    ev->reason ? ev->reason : "");
+        cf_tm_send_decline(tm, &rec->job_id, &rec->attempt_id, id, ev->reason);
+    }
+    if (ev->ack != NULL)
+        cf_task_ack_free(ev->ack);
+    cf_free(ev->reason);
+    cf_free(ev);
+    atomic_fetch_sub(&rec->posted, 1);
+    cf_tm_task_maybe_free(rec);
+}
+
+/* Task thread or snapshot writer thread: post to the loop. */
+static void
+cf_tm_ckpt_post(cf_tm_task_t *rec, cf_task_ack_t *ack, int64_t id,
+                const char *reason)
+{
+    cf_tm_ckpt_ev_t *ev = CF_NEW(cf_tm_ckpt_ev_t);
+    ev->rec = rec;
+    ev->ack = ack;
+    ev->checkpoint_id = id;
+    ev->reason = reason ? cf_strdup(reason) : NULL;
+    atomic_fetch_add(&rec->posted, 1);
+    cf_loop_post(rec->tm->loop, cf_tm_on_ckpt_ev, ev);
+}
+
+static void
+cf_tm_ckpt_ack_cb(cf_task_t *t, cf_task_ack_t *ack, void *arg)
+{
+    (void)t;
+    if (ack == NULL)
+        return;
+    cf_tm_ckpt_post(arg, ack, ack->checkpoint_id, NULL);
+}
+
+static void
+cf_tm_ckpt_decline_cb(cf_task_t *t, int64_t checkpoint_id, const char *reason,
+                      void *arg)
+{
+    (void)t;
+    cf_tm_ckpt_post(arg, NULL, checkpoint_id,
+                    reason ? reason : "The task declined the checkpoint.");
+}
+
+static const cf_task_ckpt_cbs_t cf_tm_ckpt_cbs = {
+    .ack = cf_tm_ckpt_ack_cb,
+    .decline = cf_tm_ckpt_decline_cb,
+};
+
+/* A live task record of attempt whose job is job_id (when given). */
+static cf_tm_task_t *
+cf_tm_ckpt_task(cf_tm_t *tm, const ProtobufCBinaryData *job_b,
+                const cf_id_t *attempt)
+{
+    cf_tm_task_t *rec = cf_tm_task_find(tm, attempt);
+    cf_id_t job_id;
+    if (rec == NULL || rec->job == NULL || rec->t == NULL)
+        return NULL;
+    if (job_b->len > 0 && (cf_rpc_id_get(job_b, &job_id) < 0 ||
+                           !cf_id_equal(&job_id, &rec->job_id)))
+        return NULL;
+    return rec;
+}
+
+void
+cf_tm_on_trigger_checkpoint(cf_tm_t *tm, const Cflink__TriggerCheckpoint *tc)
+{
+    cf_id_t attempt, job_id;
+    cf_tm_task_t *rec;
+    cf_barrier_t b;
+    char ah[CF_ID_HEX_LEN + 1], *msg = NULL;
+
+    if (cf_rpc_id_get(&tc->attempt_id, &attempt) < 0) {
+        cf_log_warn("TriggerCheckpoint %lld: attempt_id must be 16 bytes "
+                    "(got %zu); ignored.",
+                    (long long)tc->checkpoint_id, tc->attempt_id.len);
+        return;
+    }
+    if (cf_rpc_id_get(&tc->job_id, &job_id) < 0)
+        memset(&job_id, 0, sizeof job_id);
+    cf_id_to_hex(&attempt, ah);
+    rec = cf_tm_ckpt_task(tm, &tc->job_id, &attempt);
+    if (rec == NULL) {
+        msg = cf_asprintf("Task %s is not running", ah);
+    } else if (rec->terminal || rec->cancelled) {
+        msg = cf_asprintf("Task %s is not running", rec->name);
+    } else if (tc->checkpoint_id <= 0 || tc->kind < CF_CKPT_KIND_CHECKPOINT ||
+               tc->kind > CF_CKPT_KIND_SYNC_SAVEPOINT) {
+        msg =
+            cf_asprintf("TriggerCheckpoint: invalid checkpoint id %lld or "
+                        "kind %d for task %s",
+                        (long long)tc->checkpoint_id, (int)tc->kind, rec->name);
+    } else if (tc->location == NULL || tc->location[0] != '/') {
+        msg = cf_asprintf("TriggerCheckpoint %lld: the checkpoint location "
+                          "'%s' is not an absolute path",
+                          (long long)tc->checkpoint_id,
+                          tc->location ? tc->location : "");
+    }
+    if (msg != NULL) {
+        cf_log_info("Declining checkpoint %lld of task %s: %s",
+                    (long long)tc->checkpoint_id, rec ? rec->name : ah, msg);
+        if (tm->registered && tm->conn != NULL && cf_rpc_conn_is_open(tm->conn))
+            cf_tm_send_decline(tm, rec ? &rec->job_id : &job_id, &attempt,
+                               tc->checkpoint_id, msg);
+        cf_free(msg);
+        return;
+    }
+    memset(&b, 0, sizeof b);
+    b.id = tc->checkpoint_id;
+    b.timestamp = tc->timestamp;
+    b.kind = tc->kind;
+    b.drain = tc->drain != 0;
+    b.location = tc->location; /* copied by the task */
+    cf_log_debug("Trigger checkpoint %lld@%lld (kind %d%s) for task %s (%s).",
+                 (long long)b.id, (long long)b.timestamp, b.kind,
+                 b.drain ? ", drain" : "", rec->name, rec->attempt_hex);
+    cf_task_trigger_checkpoint(rec->t, &b);
+}
+
+void
+cf_tm_on_notify_checkpoint(cf_tm_t *tm, const Cflink__NotifyCheckpoint *nc)
+{
+    cf_id_t attempt;
+    cf_tm_task_t *rec;
+    char ah[CF_ID_HEX_LEN + 1];
+
+    if (cf_rpc_id_get(&nc->attempt_id, &attempt) < 0) {
+        cf_log_warn("NotifyCheckpoint %lld: attempt_id must be 16 bytes "
+                    "(got %zu); ignored.",
+                    (long long)nc->checkpoint_id, nc->attempt_id.len);
+        return;
+    }
+    rec = cf_tm_ckpt_task(tm, &nc->job_id, &attempt);
+    if (rec == NULL || rec->terminal) {
+        cf_id_to_hex(&attempt, ah);
+        cf_log_debug("Ignoring the %s notification of checkpoint %lld for "
+                     "task %s: it is not running.",
+                     nc->aborted ? "abort" : "completion",
+                     (long long)nc->checkpoint_id, rec ? rec->name : ah);
+        return;
+    }
+    cf_task_notify_checkpoint(rec->t, nc->checkpoint_id, nc->aborted != 0);
+}
+
+/* SubmitTask.restore to a cf_task_restore_t whose strings borrow tr
+ * (cf_task_deploy copies it). Free with cf_tm_restore_free. 0, or -1
+ * with *msg set (an invalid handle). */
+static int
+cf_tm_restore_get(const Cflink__TaskRestore *tr, cf_task_restore_t *out,
+                  char **msg)
+{
+    memset(out, 0, sizeof *out);
+    out->checkpoint_id = tr->checkpoint_id;
+    if (tr->n_operators == 0)
+        return 0;
+    if (tr->n_operators > 1u << 16) {
+        *msg = cf_asprintf("SubmitTask: too many restored operators (%zu)",
+                           tr->n_operators);
+        return -1;
+    }
+    out->ops = cf_calloc(tr->n_operators, sizeof *out->ops);
+    for (size_t i = 0; i < tr->n_operators; i++) {
+        const Cflink__OperatorRestore *o = tr->operators[i];
+        cf_op_restore_t *r = &out->ops[out->nops];
+        char oh[CF_ID_HEX_LEN + 1];
+        if (o == NULL)
+            continue;
+        if (cf_rpc_id_get(&o->operator_id, &r->op_id) < 0) {
+            *msg = cf_asprintf("SubmitTask: restore of checkpoint %lld: "
+                               "operator id %zu is not 16 bytes",
+                               (long long)tr->checkpoint_id, i);
+            return -1;
+        }
+        cf_id_to_hex(&r->op_id, oh);
+        out->nops++;
+        r->old_parallelism = o->old_parallelism;
+        r->finished = o->finished != 0;
+        if (o->old_parallelism <= 0 || o->n_handles > 1u << 20) {
+            *msg = cf_asprintf("SubmitTask: restore of checkpoint %lld: "
+                               "operator %s has an invalid old parallelism "
+                               "(%d) or handle count (%zu)",
+                               (long long)tr->checkpoint_id, oh,
+                               (int)o->old_parallelism, o->n_handles);
+            return -1;
+        }
+        if (o->n_handles == 0)
+            continue;
+        r->handles = cf_calloc(o->n_handles, sizeof *r->handles);
+        for (size_t k = 0; k < o->n_handles; k++) {
+            const Cflink__StateHandle *h = o->handles[k];
+            cf_state_handle_t *d = &r->handles[r->nhandles];
+            if (h == NULL)
+                continue;
+            if (h->path == NULL || h->path[0] != '/' || h->subtask < 0 ||
+                (h->has_keyed &&
+                 (h->kg_start < 0 || h->kg_end < h->kg_start))) {
+                *msg = cf_asprintf("SubmitTask: restore of checkpoint %lld: "
+                                   "invalid state handle '%s' of operator "
+                                   "%s (absolute path, subtask >= 0 and a "
+                                   "key-group range expected)",
+                                   (long long)tr->checkpoint_id,
+                                   h->path ? h->path : "", oh);
+                return -1;
+            }
+            d->path = h->path;
+            d->size = h->size;
+            d->subtask = h->subtask;
+            d->has_keyed = h->has_keyed != 0;
+            d->kg_start = h->kg_start;
+            d->kg_end = h->kg_end;
+            d->has_operator = h->has_operator != 0;
+            r->nhandles++;
+        }
+    }
+    return 0;
+}
+
+static void
+cf_tm_restore_free(cf_task_restore_t *r)
+{
+    for (int i = 0; i < r->nops; i++)
+        cf_free(r->ops[i].handles);
+    cf_free(r->ops);
+    memset(r, 0, sizeof *r);
+}
+
+/* ------------------------------------------------------------------ */
 /* Deployment                                                          */
 /* ------------------------------------------------------------------ */
 
@@ -409,9 +755,10 @@ cf_tm_deploy(cf_tm_t *tm, cf_tm_job_t *job, const Cflink__SubmitTask *st,
     cf_tm_slot_t *slot;
     cf_tm_task_t *rec;
     cf_task_spec_t spec;
+    cf_task_restore_t restore;
     cf_error_t *err = NULL;
     char ah[CF_ID_HEX_LEN + 1];
-    int nch, ch, ngates;
+    int nch, ch, ngates, has_restore = 0;
 
     cf_rpc_id_get(&st->attempt_id, &attempt);
     cf_rpc_id_get(&st->allocation_id, &alloc);
@@ -428,8 +775,17 @@ cf_tm_deploy(cf_tm_t *tm, cf_tm_job_t *job, const Cflink__SubmitTask *st,
     }
     if ((nch = cf_tm_check_gates(st, msg)) < 0)
         return -1;
+    memset(&restore, 0, sizeof restore);
+    if (st->restore != NULL) {
+        if (cf_tm_restore_get(st->restore, &restore, msg) < 0) {
+            cf_tm_restore_free(&restore);
+            return -1;
+        }
+        has_restore = 1;
+    }
 
     rec = CF_NEW(cf_tm_task_t);
+    rec->epoch = tm->epoch;
     rec->tm = tm;
     rec->slot = slot->index;
     rec->job_id = job->job_id;
@@ -447,7 +803,21 @@ cf_tm_deploy(cf_tm_t *tm, cf_tm_job_t *job, const Cflink__SubmitTask *st,
     spec.net = tm->env;
     spec.state_cb = cf_tm_state_cb;
     spec.cb_arg = rec;
+    if (st->checkpointing != NULL) {
+        spec.checkpointing = st->checkpointing->enabled != 0;
+        spec.exactly_once = st->checkpointing->exactly_once != 0;
+        spec.compress = st->checkpointing->compress != 0;
+    }
+    spec.ckpt_cbs = &cf_tm_ckpt_cbs;
+    if (has_restore) {
+        spec.restore = &restore;
+        cf_log_info("Restoring task %d of vertex %d from checkpoint %lld "
+                    "(%d operator states).",
+                    st->subtask_index, st->vertex_index,
+                    (long long)restore.checkpoint_id, restore.nops);
+    }
     rec->t = cf_task_deploy(job->job, &spec, &err);
+    cf_tm_restore_free(&restore);
     if (rec->t == NULL) {
         *msg = cf_asprintf("Cannot deploy subtask %d of vertex %d of job "
                            "%s: %s",
