@@ -5,6 +5,7 @@
  *   cli_local.c   "run -t local" (in-process) and "info"
  *   cli_rest.c    the REST client (libcurl + jansson)
  *   cli_remote.c  "run", "list", "cancel" against a JobManager
+ *   cli_ckpt.c    "savepoint", "stop", "checkpoint", "cancel -s"
  *   main.c        the action dispatch
  *
  * Everything but main() is in the cf_cli library so that unit tests
@@ -67,6 +68,16 @@ typedef struct cf_cli_opts_s {
     int list_running;       /* -r */
     int list_scheduled;     /* -s (list) */
     int list_all;           /* -a */
+    /* checkpoints and savepoints */
+    const char *from_savepoint; /* run -s,--fromSavepoint */
+    const char *claim_mode;     /* run -cm,--claimMode (accepted) */
+    const char *dispose;        /* savepoint -d,--dispose */
+    int savepoint_flag;         /* stop -p / cancel -s given */
+    const char *savepoint_dir;  /* their optional value, or NULL */
+    int drain;                  /* stop -d,--drain */
+    int format_native;          /* -type native */
+    int full;                   /* checkpoint -full */
+    int detached_op;            /* stop/savepoint -detached */
     json_t *dynamic;        /* -D key=value, in order: {"key": "value"} */
     /* run/info: the plugin and its arguments (argv[0] is the plugin);
      * other actions: the positional arguments. */
@@ -129,6 +140,21 @@ int cf_cli_info(cf_config_t *cfg, cf_cli_opts_t *o);
 int cf_cli_run_remote(cf_config_t *cfg, cf_cli_opts_t *o);
 int cf_cli_list(cf_config_t *cfg, cf_cli_opts_t *o);
 int cf_cli_cancel(cf_config_t *cfg, cf_cli_opts_t *o);
+
+/* savepoint [-d path], stop, checkpoint and cancel -s: progress lines on
+ * out, usage errors and Flink's banner on err. 0 or 1. */
+int cf_cli_savepoint(cf_config_t *cfg, cf_cli_opts_t *o, FILE *out,
+                     FILE *err);
+int cf_cli_stop(cf_config_t *cfg, cf_cli_opts_t *o, FILE *out, FILE *err);
+int cf_cli_checkpoint(cf_config_t *cfg, cf_cli_opts_t *o, FILE *out,
+                      FILE *err);
+int cf_cli_cancel_with_savepoint(cf_config_t *cfg, cf_cli_opts_t *o,
+                                 FILE *out, FILE *err);
+
+/* The "class: message" of a failure cause (Flink's SerializedThrowable
+ * JSON): *cls and *msg (free both) from "class" and the first line of
+ * "stack-trace" (without its "class: " prefix). */
+void cf_cli_failure_text(const json_t *cause, char **cls, char **msg);
 
 /* ------------------------------------------------------------------ */
 /* REST client                                                         */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -91,6 +92,18 @@ cf_cli_help_cluster_opts(FILE *f, int with_target)
                "(rest.address and rest.port).");
 }
 
+static void
+cf_cli_help_type(FILE *f)
+{
+    cf_cli_opt(f, "-type,--type <arg>",
+               "Describes the binary format in which a savepoint should be "
+               "taken. Supported options: [canonical - Canonical format "
+               "that is common for all state backends and allows changing "
+               "state backends, native = Specific format for the chosen "
+               "state backend, might be faster to take and restore from.] "
+               "cflink writes one format: both name it.");
+}
+
 void
 cf_cli_help_action(FILE *f, cf_cli_action_t a)
 {
@@ -103,13 +116,23 @@ cf_cli_help_action(FILE *f, cf_cli_action_t a)
                    "Accepted and ignored: a plugin has a single entry.");
         cf_cli_opt(f, "-d,--detached",
                    "If present, runs the job in detached mode");
+        cf_cli_opt(f, "-cm,--claimMode <arg>",
+                   "Defines how should we restore from the given "
+                   "savepoint. Supported options: [claim, no_claim "
+                   "(default), legacy]; cflink never deletes the files "
+                   "of the savepoint it restores from (no_claim).");
         cf_cli_opt(f, "-n,--allowNonRestoredState",
-                   "Allow to skip savepoint state that cannot be restored "
-                   "(accepted and ignored: no savepoints yet).");
+                   "Allow to skip savepoint state that cannot be restored. "
+                   "You need to allow this if you removed an operator "
+                   "from your program that was part of the program when "
+                   "the savepoint was triggered.");
         cf_cli_opt(f, "-p,--parallelism <parallelism>",
                    "The parallelism with which to run the program. "
                    "Optional flag to override the default value specified "
                    "in the configuration.");
+        cf_cli_opt(f, "-s,--fromSavepoint <savepointPath>",
+                   "Path to a savepoint to restore the job from (for "
+                   "example /data/savepoints/savepoint-1537).");
         cf_cli_opt(f, "-sae,--shutdownOnAttachedExit",
                    "If the job is submitted in attached mode, cancel the "
                    "job when the CLI is terminated abruptly, e.g., in "
@@ -146,16 +169,55 @@ cf_cli_help_action(FILE *f, cf_cli_action_t a)
         break;
     case CF_CLI_CANCEL:
         fprintf(f, "\nAction \"cancel\" cancels a running program.\n\n"
-                   "  Syntax: cancel [OPTIONS] <Job ID>\n");
+                   "  Syntax: cancel [OPTIONS] <Job ID>\n"
+                   "  \"cancel\" action options:\n");
+        cf_cli_opt(f, "-s,--withSavepoint <targetDirectory>",
+                   "**DEPRECATION WARNING**: Cancelling a job with "
+                   "savepoint is deprecated. Use \"stop\" instead. Trigger "
+                   "savepoint and cancel job. The target directory is "
+                   "optional. If no directory is specified, the configured "
+                   "default directory "
+                   "(execution.checkpointing.savepoint-dir) is used.");
+        cf_cli_help_type(f);
         cf_cli_help_cluster_opts(f, 0);
         break;
     case CF_CLI_STOP:
+        fprintf(f, "\nAction \"stop\" stops a running program with a "
+                   "savepoint (streaming jobs only).\n\n"
+                   "  Syntax: stop [OPTIONS] <Job ID>\n"
+                   "  \"stop\" action options:\n");
+        cf_cli_opt(f, "-d,--drain",
+                   "Send MAX_WATERMARK before taking the savepoint and "
+                   "stopping the pipelne.");
+        cf_cli_opt(f, "-detached", "Stopping savepoint in detached mode.");
+        cf_cli_opt(f, "-p,--savepointPath <savepointPath>",
+                   "Path to the savepoint (for example "
+                   "/data/savepoints/savepoint-1537). If no directory is "
+                   "specified, the configured default will be used "
+                   "(\"execution.checkpointing.savepoint-dir\").");
+        cf_cli_help_type(f);
+        cf_cli_help_cluster_opts(f, 0);
+        break;
     case CF_CLI_SAVEPOINT:
+        fprintf(f, "\nAction \"savepoint\" triggers savepoints for a "
+                   "running job or disposes existing ones.\n\n"
+                   "  Syntax: savepoint [OPTIONS] <Job ID> [<target "
+                   "directory>]\n"
+                   "  \"savepoint\" action options:\n");
+        cf_cli_opt(f, "-d,--dispose <arg>", "Path of savepoint to dispose.");
+        cf_cli_opt(f, "-detached", "Triggering savepoint in detached mode.");
+        cf_cli_opt(f, "-j,--jarfile <jarfile>",
+                   "Accepted and ignored (Flink's program JAR file).");
+        cf_cli_help_type(f);
+        cf_cli_help_cluster_opts(f, 0);
+        break;
     case CF_CLI_CHECKPOINT:
-        fprintf(f,
-                "\nAction \"%s\" is not supported yet: it needs savepoints "
-                "and checkpoints, which cflink does not have yet.\n",
-                cf_cli_action_name(a));
+        fprintf(f, "\nAction \"checkpoint\" triggers checkpoints for a "
+                   "running job.\n\n"
+                   "  Syntax: checkpoint [OPTIONS] <Job ID>\n"
+                   "  \"checkpoint\" action options:\n");
+        cf_cli_opt(f, "-full,--full", "Trigger a full checkpoint.");
+        cf_cli_help_cluster_opts(f, 0);
         break;
     default:
         break;
@@ -171,10 +233,11 @@ cf_cli_help(FILE *f)
     cf_cli_help_action(f, CF_CLI_RUN);
     cf_cli_help_action(f, CF_CLI_INFO);
     cf_cli_help_action(f, CF_CLI_LIST);
+    cf_cli_help_action(f, CF_CLI_STOP);
     cf_cli_help_action(f, CF_CLI_CANCEL);
-    fprintf(f, "\nActions \"stop\", \"savepoint\" and \"checkpoint\" are "
-               "not supported yet.\n"
-               "\nOptions for all actions:\n");
+    cf_cli_help_action(f, CF_CLI_SAVEPOINT);
+    cf_cli_help_action(f, CF_CLI_CHECKPOINT);
+    fprintf(f, "\nOptions for all actions:\n");
     cf_cli_opt(f, "-h,--help",
                "Show the help message for the CLI Frontend or the action.");
     cf_cli_opt(f, "-v,--version", "Print version and commit id.");
@@ -263,6 +326,8 @@ cf_cli_parse(cf_cli_action_t action, int argc, char **argv, cf_config_t *cfg,
              cf_cli_opts_t *o)
 {
     const int program = action == CF_CLI_RUN || action == CF_CLI_INFO;
+    const int with_type = action == CF_CLI_CANCEL || action == CF_CLI_STOP ||
+                          action == CF_CLI_SAVEPOINT;
     int npos = 0;
     int i;
 
@@ -307,7 +372,13 @@ cf_cli_parse(cf_cli_action_t action, int argc, char **argv, cf_config_t *cfg,
             cf_cli_is(a, "-t", "--target") ||
             (program && (cf_cli_is(a, "-p", "--parallelism") ||
                          cf_cli_is(a, "-c", "--class") ||
-                         cf_cli_is(a, "-s", "--fromSavepoint")))) {
+                         cf_cli_is(a, "-s", "--fromSavepoint") ||
+                         cf_cli_is(a, "-cm", "--claimMode") ||
+                         cf_cli_is(a, "-rm", "--restoreMode"))) ||
+            (action == CF_CLI_SAVEPOINT &&
+             (cf_cli_is(a, "-d", "--dispose") ||
+              cf_cli_is(a, "-j", "--jarfile"))) ||
+            (with_type && cf_cli_is(a, "-type", "--type"))) {
             if (i + 1 >= argc)
                 return cf_cli_usage_error("Missing argument for option: %s",
                                           a);
@@ -329,12 +400,42 @@ cf_cli_parse(cf_cli_action_t action, int argc, char **argv, cf_config_t *cfg,
                         val);
                 o->parallelism = (int)p;
             } else if (cf_cli_is(a, "-s", "--fromSavepoint")) {
-                return cf_cli_usage_error(
-                    "-s %s: restoring from savepoints is not available in "
-                    "this build",
-                    val);
+                o->from_savepoint = val;
+            } else if (cf_cli_is(a, "-cm", "--claimMode") ||
+                       cf_cli_is(a, "-rm", "--restoreMode")) {
+                if (strcasecmp(val, "claim") != 0 &&
+                    strcasecmp(val, "no_claim") != 0 &&
+                    strcasecmp(val, "legacy") != 0)
+                    return cf_cli_usage_error(
+                        "Could not parse value '%s' for option %s: "
+                        "expected one of [claim, no_claim, legacy].",
+                        val, a);
+                o->claim_mode = val;
+            } else if (cf_cli_is(a, "-d", "--dispose")) {
+                o->dispose = val;
+            } else if (cf_cli_is(a, "-type", "--type")) {
+                if (strcasecmp(val, "canonical") == 0)
+                    o->format_native = 0;
+                else if (strcasecmp(val, "native") == 0)
+                    o->format_native = 1;
+                else
+                    return cf_cli_usage_error(
+                        "Could not parse value '%s' for option %s: "
+                        "expected one of [canonical, native].",
+                        val, a);
             }
-            /* -c: a plugin has one entry; accepted and ignored. */
+            /* -c: a plugin has one entry; -j: no jars. Accepted and
+             * ignored. */
+            continue;
+        }
+        /* Options with an optional value (commons-cli: the next argument
+         * unless it is an option). */
+        if ((action == CF_CLI_STOP && cf_cli_is(a, "-p", "--savepointPath")) ||
+            (action == CF_CLI_CANCEL &&
+             cf_cli_is(a, "-s", "--withSavepoint"))) {
+            o->savepoint_flag = 1;
+            if (i + 1 < argc && argv[i + 1][0] != '-')
+                o->savepoint_dir = argv[++i];
             continue;
         }
         if (program && cf_cli_is(a, "-d", "--detached")) {
@@ -351,12 +452,14 @@ cf_cli_parse(cf_cli_action_t action, int argc, char **argv, cf_config_t *cfg,
             o->list_scheduled = 1;
         } else if (action == CF_CLI_LIST && cf_cli_is(a, "-a", "--all")) {
             o->list_all = 1;
-        } else if (action == CF_CLI_CANCEL &&
-                   cf_cli_is(a, "-s", "--withSavepoint")) {
-            return cf_cli_usage_error(
-                "%s: cancelling with a savepoint is not supported yet "
-                "(no savepoints in this build)",
-                a);
+        } else if (action == CF_CLI_STOP && cf_cli_is(a, "-d", "--drain")) {
+            o->drain = 1;
+        } else if ((action == CF_CLI_STOP || action == CF_CLI_SAVEPOINT) &&
+                   cf_cli_is(a, "-detached", "--detached")) {
+            o->detached_op = 1;
+        } else if (action == CF_CLI_CHECKPOINT &&
+                   cf_cli_is(a, "-full", "--full")) {
+            o->full = 1;
         } else {
             return cf_cli_usage_error("Unrecognized option: %s", a);
         }

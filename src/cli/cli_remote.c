@@ -11,6 +11,7 @@
  * with 1. The uploaded plugin is kept on the JobManager (GET /jars lists
  * it; DELETE /jars/:jarid removes it), as a web upload is.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,8 +184,19 @@ cf_cli_submit(cf_cli_rest_t *r, const cf_cli_opts_t *o, const char *jar_id,
     if (o->parallelism > 0)
         json_object_set_new(body, "parallelism",
                             json_integer(o->parallelism));
+    if (o->from_savepoint)
+        json_object_set_new(body, "savepointPath",
+                            json_string(o->from_savepoint));
     if (o->allow_non_restored)
         json_object_set_new(body, "allowNonRestoredState", json_true());
+    if (o->claim_mode) {
+        char mode[16];
+        size_t k = 0;
+        for (; o->claim_mode[k] && k + 1 < sizeof mode; k++)
+            mode[k] = (char)toupper((unsigned char)o->claim_mode[k]);
+        mode[k] = '\0';
+        json_object_set_new(body, "claimMode", json_string(mode));
+    }
     json_object_set(body, "flinkConfiguration", o->dynamic);
 
     path = cf_asprintf("/jars/%s/run", jar_id);

@@ -3,7 +3,8 @@
  * hands it its options. "run" goes to a cluster through the JobManager's
  * REST API (cli_remote.c), or runs in this process with "-t local"
  * (cli_local.c); "info" is local; "list" and "cancel" are REST calls;
- * "stop", "savepoint" and "checkpoint" are not supported yet.
+ * "stop", "savepoint", "checkpoint" and "cancel -s" are asynchronous
+ * REST operations (cli_ckpt.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -37,8 +38,18 @@ cf_cli_run(cf_config_t *cfg, cf_cli_opts_t *o)
         target = cf_config_get(cfg, "execution.target");
     if (target == NULL || strcmp(target, "remote") == 0)
         return cf_cli_run_remote(cfg, o);
-    if (strcmp(target, "local") == 0)
+    if (strcmp(target, "local") == 0) {
+        /* -s and -n as Flink's execution.state-recovery.* keys. */
+        if (o->from_savepoint &&
+            (cf_config_set(cfg, "execution.state-recovery.path",
+                           o->from_savepoint, "-s", NULL) < 0 ||
+             cf_config_set(cfg,
+                           "execution.state-recovery.ignore-unclaimed-state",
+                           o->allow_non_restored ? "true" : "false", "-n",
+                           NULL) < 0))
+            return 1;
         return cf_cli_run_local(cfg, o);
+    }
     fprintf(stderr,
             "cflink: target '%s' is not available in this build: use -t "
             "remote (a running cflink cluster) or -t local (this "
@@ -53,24 +64,6 @@ cf_cli_action(cf_cli_action_t action, int argc, char **argv)
     cf_config_t *cfg;
     cf_cli_opts_t o;
     int rc;
-
-    if (action == CF_CLI_STOP || action == CF_CLI_SAVEPOINT ||
-        action == CF_CLI_CHECKPOINT) {
-        for (int i = 0; i < argc; i++) {
-            if (strcmp(argv[i], "-h") == 0 ||
-                strcmp(argv[i], "--help") == 0) {
-                printf("./cflink <ACTION> [OPTIONS] [ARGUMENTS]\n");
-                cf_cli_help_action(stdout, action);
-                return 0;
-            }
-        }
-        fprintf(stderr,
-                "cflink: \"%s\" is not supported yet: it needs savepoints "
-                "and checkpoints, which this cflink build does not have "
-                "(use \"cancel\" to end a job).\n",
-                cf_cli_action_name(action));
-        return 1;
-    }
 
     cfg = cf_config_new();
     if (cf_cli_load_config(cfg) < 0) {
@@ -92,7 +85,18 @@ cf_cli_action(cf_cli_action_t action, int argc, char **argv)
             rc = cf_cli_list(cfg, &o);
             break;
         case CF_CLI_CANCEL:
-            rc = cf_cli_cancel(cfg, &o);
+            rc = o.savepoint_flag
+                     ? cf_cli_cancel_with_savepoint(cfg, &o, stdout, stderr)
+                     : cf_cli_cancel(cfg, &o);
+            break;
+        case CF_CLI_STOP:
+            rc = cf_cli_stop(cfg, &o, stdout, stderr);
+            break;
+        case CF_CLI_SAVEPOINT:
+            rc = cf_cli_savepoint(cfg, &o, stdout, stderr);
+            break;
+        case CF_CLI_CHECKPOINT:
+            rc = cf_cli_checkpoint(cfg, &o, stdout, stderr);
             break;
         default:
             rc = 1;

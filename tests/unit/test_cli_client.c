@@ -2,8 +2,10 @@
  * test_cli_client.c: the cflink command's client side (src/cli): option
  * parsing per action, JobID parsing, the JobManager address from -m and
  * the configuration, Flink's job list format and order, the attached
- * run's result messages, REST error texts, and the message for a
- * JobManager that is not there.
+ * run's result messages, REST error texts, the message for a
+ * JobManager that is not there, and the checkpoint and savepoint actions
+ * (options, and their messages against a fake JobManager that answers
+ * Flink's asynchronous operation JSON).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +16,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -447,6 +450,456 @@ test_connection_refused(void **state)
     cf_config_destroy(cfg);
 }
 
+
+/* ------------------------------------------------------------------ */
+/* Checkpoints and savepoints: options                                 */
+/* ------------------------------------------------------------------ */
+
+#define JID "0123456789abcdef0123456789abcdef"
+
+static void
+test_parse_ckpt_actions(void **state)
+{
+    (void)state;
+    cf_config_t *cfg = cf_config_new();
+    cf_cli_opts_t o;
+    char *run[] = {"-s", "/sp/savepoint-1", "-n", "-cm", "NO_CLAIM",
+                   "x.so", NULL};
+    char *sp[] = {"-type", "native", "-detached", JID, "/dir", NULL};
+    char *sp_d[] = {"-d", "/sp/savepoint-2", "-j", "x.jar", NULL};
+    char *stop[] = {"--savepointPath", "/dir", "-d", JID, NULL};
+    char *stop_jid[] = {"-p", JID, NULL};         /* -p's value is the job */
+    char *stop_flag[] = {"-p", "-d", JID, NULL};  /* -p without a value */
+    char *ckpt[] = {"-full", JID, NULL};
+    char *cancel_s[] = {"-s", "/dir", JID, NULL};
+    char *bad_type[] = {"-type", "binary", JID, NULL};
+    char *bad_cm[] = {"-cm", "steal", "x.so", NULL};
+    char *no_d[] = {"-d", NULL};
+    char *full_sp[] = {"-full", JID, NULL};
+
+    assert_int_equal(cf_cli_parse(CF_CLI_RUN, 6, run, cfg, &o), 0);
+    assert_string_equal(o.from_savepoint, "/sp/savepoint-1");
+    assert_true(o.allow_non_restored);
+    assert_string_equal(o.claim_mode, "NO_CLAIM");
+    assert_string_equal(o.plugin, "x.so");
+    cf_cli_opts_deinit(&o);
+
+    assert_int_equal(cf_cli_parse(CF_CLI_SAVEPOINT, 5, sp, cfg, &o), 0);
+    assert_true(o.format_native);
+    assert_true(o.detached_op);
+    assert_null(o.dispose);
+    assert_int_equal(o.argc, 2);
+    assert_string_equal(o.argv[0], JID);
+    assert_string_equal(o.argv[1], "/dir");
+    cf_cli_opts_deinit(&o);
+
+    assert_int_equal(cf_cli_parse(CF_CLI_SAVEPOINT, 4, sp_d, cfg, &o), 0);
+    assert_string_equal(o.dispose, "/sp/savepoint-2");
+    assert_int_equal(o.argc, 0);
+    cf_cli_opts_deinit(&o);
+
+    assert_int_equal(cf_cli_parse(CF_CLI_STOP, 4, stop, cfg, &o), 0);
+    assert_true(o.savepoint_flag);
+    assert_string_equal(o.savepoint_dir, "/dir");
+    assert_true(o.drain);
+    assert_int_equal(o.argc, 1);
+    cf_cli_opts_deinit(&o);
+
+    assert_int_equal(cf_cli_parse(CF_CLI_STOP, 2, stop_jid, cfg, &o), 0);
+    assert_string_equal(o.savepoint_dir, JID);
+    assert_int_equal(o.argc, 0);
+    cf_cli_opts_deinit(&o);
+
+    assert_int_equal(cf_cli_parse(CF_CLI_STOP, 3, stop_flag, cfg, &o), 0);
+    assert_true(o.savepoint_flag);
+    assert_null(o.savepoint_dir);
+    assert_true(o.drain);
+    assert_int_equal(o.argc, 1);
+    cf_cli_opts_deinit(&o);
+
+    assert_int_equal(cf_cli_parse(CF_CLI_CHECKPOINT, 2, ckpt, cfg, &o), 0);
+    assert_true(o.full);
+    assert_int_equal(o.argc, 1);
+    cf_cli_opts_deinit(&o);
+
+    assert_int_equal(cf_cli_parse(CF_CLI_CANCEL, 3, cancel_s, cfg, &o), 0);
+    assert_true(o.savepoint_flag);
+    assert_string_equal(o.savepoint_dir, "/dir");
+    assert_int_equal(o.argc, 1);
+    cf_cli_opts_deinit(&o);
+
+    assert_int_equal(cf_cli_parse(CF_CLI_SAVEPOINT, 3, bad_type, cfg, &o), 1);
+    cf_cli_opts_deinit(&o);
+    assert_int_equal(cf_cli_parse(CF_CLI_RUN, 3, bad_cm, cfg, &o), 1);
+    cf_cli_opts_deinit(&o);
+    /* savepoint -d needs its path */
+    assert_int_equal(cf_cli_parse(CF_CLI_SAVEPOINT, 1, no_d, cfg, &o), 1);
+    cf_cli_opts_deinit(&o);
+    /* -full is checkpoint's, not savepoint's */
+    assert_int_equal(cf_cli_parse(CF_CLI_SAVEPOINT, 2, full_sp, cfg, &o), 1);
+    cf_cli_opts_deinit(&o);
+    cf_config_destroy(cfg);
+}
+
+static void
+test_failure_text(void **state)
+{
+    (void)state;
+    char *cls, *msg;
+    json_t *c = json_pack(
+        "{ssss}", "class",
+        "org.apache.flink.runtime.checkpoint.CheckpointException",
+        "stack-trace",
+        "org.apache.flink.runtime.checkpoint.CheckpointException: "
+        "/no/dir: No such file or directory\n");
+
+    cf_cli_failure_text(c, &cls, &msg);
+    assert_string_equal(cls,
+                        "org.apache.flink.runtime.checkpoint."
+                        "CheckpointException");
+    assert_string_equal(msg, "/no/dir: No such file or directory");
+    cf_free(cls);
+    cf_free(msg);
+    json_decref(c);
+    c = json_object();
+    cf_cli_failure_text(c, &cls, &msg);
+    assert_string_equal(cls, "java.lang.Exception");
+    assert_string_equal(msg, "");
+    cf_free(cls);
+    cf_free(msg);
+    json_decref(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* Checkpoints and savepoints: a fake JobManager                       */
+/* ------------------------------------------------------------------ */
+
+/* Canned answers by "METHOD path" prefix; a status path answers
+ * IN_PROGRESS the first time, then its final body. */
+typedef struct fake_route_s {
+    const char *req;
+    int code;
+    const char *body;
+    int polls;
+} fake_route_t;
+
+static struct {
+    int fd, port;
+    pthread_t th;
+    fake_route_t *routes;
+    int nroutes;
+    char bodies[8][1024]; /* request bodies of POSTs, in order */
+    int nbodies;
+} fake;
+
+static void *
+fake_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        char buf[8192];
+        size_t n = 0;
+        int c = accept(fake.fd, NULL, NULL);
+        if (c < 0)
+            return NULL;
+        /* headers, then Content-Length bytes of body */
+        for (;;) {
+            ssize_t k = read(c, buf + n, sizeof buf - 1 - n);
+            if (k <= 0)
+                break;
+            n += (size_t)k;
+            buf[n] = '\0';
+            char *end = strstr(buf, "\r\n\r\n");
+            if (end) {
+                char *cl = strcasestr(buf, "Content-Length:");
+                size_t want = cl ? (size_t)atol(cl + 15) : 0;
+                if (n >= (size_t)(end + 4 - buf) + want)
+                    break;
+            }
+        }
+        char method[16] = "", path[512] = "";
+        sscanf(buf, "%15s %511s", method, path);
+        char *body = strstr(buf, "\r\n\r\n");
+        if (strcmp(method, "POST") == 0 && body && fake.nbodies < 8)
+            snprintf(fake.bodies[fake.nbodies++], 1024, "%s", body + 4);
+        char key[600];
+        snprintf(key, sizeof key, "%s %s", method, path);
+        int code = 404;
+        const char *out = "{\"errors\":[\"Not found: x\"]}";
+        for (int i = 0; i < fake.nroutes; i++) {
+            fake_route_t *rt = &fake.routes[i];
+            if (strncmp(key, rt->req, strlen(rt->req)) == 0) {
+                code = rt->code;
+                out = rt->body;
+                if (rt->polls-- > 0)
+                    out = "{\"status\":{\"id\":\"IN_PROGRESS\"}}";
+                break;
+            }
+        }
+        char *resp = cf_asprintf("HTTP/1.1 %d X\r\nContent-Type: "
+                                 "application/json\r\nContent-Length: %zu"
+                                 "\r\nConnection: close\r\n\r\n%s",
+                                 code, strlen(out), out);
+        ssize_t w = write(c, resp, strlen(resp));
+        (void)w;
+        cf_free(resp);
+        close(c);
+    }
+}
+
+static void
+fake_start(fake_route_t *routes, int n)
+{
+    struct sockaddr_in sa = {0};
+    socklen_t len = sizeof sa;
+    memset(&fake, 0, sizeof fake);
+    fake.routes = routes;
+    fake.nroutes = n;
+    fake.fd = socket(AF_INET, SOCK_STREAM, 0);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fake.fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(fake.fd, 16), 0);
+    assert_int_equal(getsockname(fake.fd, (struct sockaddr *)&sa, &len), 0);
+    fake.port = ntohs(sa.sin_port);
+    assert_int_equal(pthread_create(&fake.th, NULL, fake_main, NULL), 0);
+}
+
+static void
+fake_stop(void)
+{
+    shutdown(fake.fd, SHUT_RDWR);
+    close(fake.fd);
+    pthread_join(fake.th, NULL);
+}
+
+typedef int (*ckpt_action_fn)(cf_config_t *, cf_cli_opts_t *, FILE *,
+                              FILE *);
+
+/* Run an action with argv against the fake; *out and *err get what it
+ * printed (free both). */
+static int
+run_action(cf_cli_action_t a, ckpt_action_fn fn, int argc, char **argv,
+           char **out, char **err)
+{
+    cf_config_t *cfg = cf_config_new();
+    cf_cli_opts_t o;
+    size_t lo = 0, le = 0;
+    FILE *fo = open_memstream(out, &lo), *fe = open_memstream(err, &le);
+    char m[64];
+    int rc;
+
+    snprintf(m, sizeof m, "127.0.0.1:%d", fake.port);
+    assert_int_equal(cf_cli_parse(a, argc, argv, cfg, &o), 0);
+    o.jobmanager = m;
+    rc = fn(cfg, &o, fo, fe);
+    fclose(fo);
+    fclose(fe);
+    cf_cli_opts_deinit(&o);
+    cf_config_destroy(cfg);
+    return rc;
+}
+
+#define TRIG "fedcba9876543210fedcba9876543210"
+
+static void
+test_savepoint_messages(void **state)
+{
+    (void)state;
+    fake_route_t routes[] = {
+        {"POST /jobs/" JID "/savepoints", 202,
+         "{\"request-id\":\"" TRIG "\"}", 0},
+        {"GET /jobs/" JID "/savepoints/" TRIG, 200,
+         "{\"status\":{\"id\":\"COMPLETED\"},\"operation\":{\"location\":"
+         "\"/sp/savepoint-012345-abcdefabcdef\"}}",
+         2},
+        {"POST /savepoint-disposal", 200, "{\"request-id\":\"" TRIG "\"}",
+         0},
+        {"GET /savepoint-disposal/" TRIG, 200,
+         "{\"status\":{\"id\":\"COMPLETED\"},\"operation\":{}}", 1},
+    };
+    char *argv[] = {JID, "/sp", NULL};
+    char *argv_d[] = {"-d", "/sp/savepoint-012345-abcdefabcdef", NULL};
+    char *argv_det[] = {"-detached", JID, NULL};
+    char *none[] = {NULL};
+    char *out, *err;
+
+    fake_start(routes, 4);
+    assert_int_equal(run_action(CF_CLI_SAVEPOINT, cf_cli_savepoint, 2, argv,
+                                &out, &err),
+                     0);
+    assert_string_equal(out,
+                        "Triggering savepoint for job " JID ".\n"
+                        "Waiting for response...\n"
+                        "Savepoint completed. Path: "
+                        "/sp/savepoint-012345-abcdefabcdef\n"
+                        "You can resume your program from this savepoint "
+                        "with the run command.\n");
+    assert_string_equal(err, "");
+    /* the request body: Flink's SavepointTriggerRequestBody */
+    json_t *b = json_loads(fake.bodies[0], 0, NULL);
+    assert_non_null(b);
+    assert_string_equal(
+        json_string_value(json_object_get(b, "target-directory")), "/sp");
+    assert_true(json_is_false(json_object_get(b, "cancel-job")));
+    json_decref(b);
+    free(out);
+    free(err);
+
+    assert_int_equal(run_action(CF_CLI_SAVEPOINT, cf_cli_savepoint, 2,
+                                argv_d, &out, &err),
+                     0);
+    assert_string_equal(out,
+                        "Disposing savepoint "
+                        "'/sp/savepoint-012345-abcdefabcdef'.\n"
+                        "Waiting for response...\n"
+                        "Savepoint '/sp/savepoint-012345-abcdefabcdef' "
+                        "disposed.\n");
+    free(out);
+    free(err);
+
+    assert_int_equal(run_action(CF_CLI_SAVEPOINT, cf_cli_savepoint, 2,
+                                argv_det, &out, &err),
+                     0);
+    assert_string_equal(out,
+                        "Triggering savepoint in detached mode for job " JID
+                        ".\nSuccessfully trigger manual savepoint, "
+                        "triggerId: " TRIG "\n");
+    free(out);
+    free(err);
+
+    assert_int_equal(run_action(CF_CLI_SAVEPOINT, cf_cli_savepoint, 0, none,
+                                &out, &err),
+                     1);
+    assert_string_equal(err, "Missing JobID. Specify a Job ID to trigger a "
+                             "savepoint.\n\nUse the help option (-h or "
+                             "--help) to get help on the command.\n");
+    free(out);
+    free(err);
+    fake_stop();
+}
+
+static void
+test_stop_checkpoint_messages(void **state)
+{
+    (void)state;
+    fake_route_t routes[] = {
+        {"POST /jobs/" JID "/stop", 202, "{\"request-id\":\"" TRIG "\"}",
+         0},
+        {"GET /jobs/" JID "/savepoints/" TRIG, 200,
+         "{\"status\":{\"id\":\"COMPLETED\"},\"operation\":{\"location\":"
+         "\"/sp/savepoint-012345-000000000000\"}}",
+         1},
+        {"POST /jobs/" JID "/checkpoints", 202,
+         "{\"request-id\":\"" TRIG "\"}", 0},
+        {"GET /jobs/" JID "/checkpoints/" TRIG, 200,
+         "{\"status\":{\"id\":\"COMPLETED\"},\"operation\":{\"checkpointId\""
+         ":42}}",
+         1},
+    };
+    char *stop[] = {"-d", "-p", "/sp", JID, NULL};
+    char *ckpt[] = {"-full", JID, NULL};
+    char *none[] = {NULL};
+    char *out, *err;
+
+    fake_start(routes, 4);
+    assert_int_equal(
+        run_action(CF_CLI_STOP, cf_cli_stop, 4, stop, &out, &err), 0);
+    assert_string_equal(out,
+                        "Draining job \"" JID "\" with a CANONICAL "
+                        "savepoint.\n"
+                        "Triggering stop-with-savepoint for job " JID ".\n"
+                        "Waiting for response...\n"
+                        "Savepoint completed. Path: "
+                        "/sp/savepoint-012345-000000000000\n");
+    json_t *b = json_loads(fake.bodies[0], 0, NULL);
+    assert_non_null(b);
+    assert_string_equal(
+        json_string_value(json_object_get(b, "targetDirectory")), "/sp");
+    assert_true(json_is_true(json_object_get(b, "drain")));
+    json_decref(b);
+    free(out);
+    free(err);
+
+    assert_int_equal(run_action(CF_CLI_CHECKPOINT, cf_cli_checkpoint, 2,
+                                ckpt, &out, &err),
+                     0);
+    assert_string_equal(out,
+                        "Triggering checkpoint for job " JID ".\n"
+                        "Waiting for response...\n"
+                        "Checkpoint(FULL) 42 for job " JID " completed.\n"
+                        "You can resume your program from this checkpoint "
+                        "with the run command.\n");
+    free(out);
+    free(err);
+
+    assert_int_equal(
+        run_action(CF_CLI_STOP, cf_cli_stop, 0, none, &out, &err), 1);
+    assert_string_equal(err, "Missing JobId\n\nUse the help option (-h or "
+                             "--help) to get help on the command.\n");
+    free(out);
+    free(err);
+    assert_int_equal(run_action(CF_CLI_CHECKPOINT, cf_cli_checkpoint, 0,
+                                none, &out, &err),
+                     1);
+    assert_string_equal(err, "Missing JobID. Specify a Job ID to manipulate "
+                             "a checkpoint.\n\nUse the help option (-h or "
+                             "--help) to get help on the command.\n");
+    free(out);
+    free(err);
+    fake_stop();
+}
+
+static void
+test_ckpt_failures(void **state)
+{
+    (void)state;
+    fake_route_t routes[] = {
+        {"POST /jobs/" JID "/savepoints", 202,
+         "{\"request-id\":\"" TRIG "\"}", 0},
+        {"GET /jobs/" JID "/savepoints/" TRIG, 200,
+         "{\"status\":{\"id\":\"COMPLETED\"},\"operation\":{\"failure-cause\""
+         ":{\"class\":\"org.apache.flink.runtime.checkpoint."
+         "CheckpointException\",\"stack-trace\":\"org.apache.flink.runtime."
+         "checkpoint.CheckpointException: /ro: Permission denied\","
+         "\"serialized-throwable\":\"eA==\"}}}",
+         0},
+        {"POST /jobs/" JID "/checkpoints", 404,
+         "{\"errors\":[\"Job " JID " not found\"]}", 0},
+    };
+    char *sp[] = {JID, "/ro", NULL};
+    char *ckpt[] = {JID, NULL};
+    char *out, *err;
+
+    fake_start(routes, 3);
+    assert_int_equal(
+        run_action(CF_CLI_SAVEPOINT, cf_cli_savepoint, 2, sp, &out, &err),
+        1);
+    assert_string_equal(err,
+                        "\n------------------------------------------------"
+                        "------------\n The program finished with the "
+                        "following exception:\n\n"
+                        "org.apache.flink.util.FlinkException: Failed to "
+                        "trigger a savepoint for the job " JID ".\n"
+                        "Caused by: org.apache.flink.runtime.checkpoint."
+                        "CheckpointException: /ro: Permission denied\n");
+    free(out);
+    free(err);
+
+    assert_int_equal(run_action(CF_CLI_CHECKPOINT, cf_cli_checkpoint, 1,
+                                ckpt, &out, &err),
+                     1);
+    assert_non_null(strstr(err, "org.apache.flink.util.FlinkException: "
+                                "Failed to trigger a checkpoint for the job "
+                                JID ".\nCaused by: "
+                                "org.apache.flink.runtime.rest.util."
+                                "RestClientException: [Job " JID
+                                " not found]\n"));
+    free(out);
+    free(err);
+    fake_stop();
+}
+
 int
 main(void)
 {
@@ -460,6 +913,11 @@ main(void)
         cmocka_unit_test(test_report_result),
         cmocka_unit_test(test_error_text),
         cmocka_unit_test(test_connection_refused),
+        cmocka_unit_test(test_parse_ckpt_actions),
+        cmocka_unit_test(test_failure_text),
+        cmocka_unit_test(test_savepoint_messages),
+        cmocka_unit_test(test_stop_checkpoint_messages),
+        cmocka_unit_test(test_ckpt_failures),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
