@@ -50,10 +50,16 @@ if cluster_wait_running "$JID" 20; then ok "job running"; else fail "job running
 BLOB_KEY=$(sha256sum "$PLUGIN" | cut -c1-64)
 
 # ---- RPC ----------------------------------------------------------------
+# The fake peer speaks the RPC protocol version of the source tree.
+RPC_VERSION=$(sed -n 's/^#define CF_RPC_PROTOCOL_VERSION \([0-9]*\).*/\1/p' \
+    "$(dirname "$0")/../../src/rpc/rpc.h")
+[ -n "$RPC_VERSION" ] || { fail "CF_RPC_PROTOCOL_VERSION not found"; finish; }
+export CF_RPC_VERSION="$RPC_VERSION"
 cat >"$WORK/rpcfuzz.py" <<'PY'
 import os, socket, struct, sys, time
 
 HOST, PORT, JOB, BLOB = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+RPC_VERSION = int(os.environ["CF_RPC_VERSION"])
 fails = []
 
 def varint(n):
@@ -120,7 +126,7 @@ def rd_varint(b, i):
         if not c & 0x80:
             return n, i
 
-HELLO = f_bytes(1, "cflink-rpc") + f_int(2, 1) + f_bytes(3, "0.1.0") + \
+HELLO = f_bytes(1, "cflink-rpc") + f_int(2, RPC_VERSION) + f_bytes(3, "0.1.0") + \
     f_bytes(4, "taskmanager") + f_bytes(5, "fuzz")
 
 class Peer:

@@ -208,10 +208,13 @@ run_cf "$WORK/out" "$WORK/err" 30 cancel -m "127.0.0.1:$DEAD" "$UNKNOWN"
 expect_contains "unreachable JobManager (cancel): message" "$WORK/err" \
     "Could not connect to the JobManager at http://127.0.0.1:$DEAD: Connection refused"
 
-# --- not supported yet ---
+# --- checkpoint actions on an unknown job: Flink's banner and the
+# server's "not found" ---
 for a in stop savepoint checkpoint; do
-    run_cf "$WORK/out" "$WORK/err" 10 "$a" "$UNKNOWN"
-    expect_eq "$a: exit code" 1 "$RC"
-    expect_contains "$a: message" "$WORK/err" "\"$a\" is not supported yet"
+    run_cf "$WORK/out" "$WORK/err" 30 "$a" -m "$JM" "$UNKNOWN"
+    expect_eq "$a unknown job: exit code" 1 "$RC"
+    expect_contains "$a unknown job: banner" "$WORK/err" "$BANNER"
+    expect_contains "$a unknown job: message" "$WORK/err" \
+        "RestClientException: [Job $UNKNOWN not found]"
 done
 finish

@@ -594,7 +594,7 @@ test_close_with_pending(void **state)
     cf_loop_destroy(loop);
 }
 
-/* A raw client of protocol version 2 is refused with both versions. */
+/* A raw client of another protocol version is refused with both versions. */
 static void
 test_version_mismatch_server(void **state)
 {
@@ -608,7 +608,7 @@ test_version_mismatch_server(void **state)
     b.fd = raw_connect(port);
     Cflink__Envelope env;
     Cflink__Hello h;
-    raw_hello_env(&env, &h, 2, 1, 0);
+    raw_hello_env(&env, &h, CF_RPC_PROTOCOL_VERSION + 1, 1, 0);
     raw_send_env(b.fd, &env);
     assert_true(RUN_UNTIL(loop, raw_poll(&b), 5000));
     Cflink__Envelope *rep = raw_take(&b);
@@ -617,10 +617,11 @@ test_version_mismatch_server(void **state)
     assert_int_equal(rep->request_id, 1);
     char want[256];
     snprintf(want, sizeof(want),
-             "Refusing connection from 127.0.0.1:%d: protocol version 2 of "
-             "taskmanager tm-raw does not match protocol version 1 of this "
+             "Refusing connection from 127.0.0.1:%d: protocol version %d of "
+             "taskmanager tm-raw does not match protocol version %d of this "
              "jobmanager",
-             raw_local_port(b.fd));
+             raw_local_port(b.fd), CF_RPC_PROTOCOL_VERSION + 1,
+             CF_RPC_PROTOCOL_VERSION);
     assert_string_equal(rep->error, want);
     cflink__envelope__free_unpacked(rep, NULL);
     /* ... and the connection is closed. */
@@ -704,16 +705,16 @@ test_version_mismatch_client(void **state)
     hello = raw_take(&b);
     Cflink__Envelope env;
     Cflink__Hello h;
-    raw_hello_env(&env, &h, 3, hello->request_id, 1);
+    raw_hello_env(&env, &h, CF_RPC_PROTOCOL_VERSION + 2, hello->request_id, 1);
     cflink__envelope__free_unpacked(hello, NULL);
     raw_send_env(b.fd, &env);
     assert_true(RUN_UNTIL(loop, k.closes == 1, 5000));
     char want[256];
     snprintf(want, sizeof(want),
-             "Refusing connection to 127.0.0.1:%d: protocol version 3 of "
-             "jobmanager jm-raw does not match protocol version 1 of this "
+             "Refusing connection to 127.0.0.1:%d: protocol version %d of "
+             "jobmanager jm-raw does not match protocol version %d of this "
              "taskmanager",
-             port);
+             port, CF_RPC_PROTOCOL_VERSION + 2, CF_RPC_PROTOCOL_VERSION);
     assert_string_equal(k.close_reason, want);
     assert_true(RUN_UNTIL(loop, raw_closed(&b), 5000));
     close(b.fd);
