@@ -16,18 +16,36 @@
 #      submissions, each cancelled; target < 100 ms;
 #   3. JobManager and TaskManager RSS (VmRSS of /proc/<pid>/status) after
 #      registration with no job and after the jobs ended; target < 20 MB.
+# Then, on a second cluster (JobManager with heartbeat.interval 250 ms so
+# that the task counters reach the REST API quickly, three TaskManagers
+# with 1 slot each, checkpoints under the temporary directory):
+#   4. checkpointing overhead: the steady throughput of a keyed-state job
+#      (bench_plugin "keyed": datagen p=2 -> key_by -> value state p=2 ->
+#      discard, unbounded) from the source's write-records over a window,
+#      without checkpoints and with execution.checkpointing.interval 1 s,
+#      alternately, best of each; target >= 90 %;
+#   5. recovery: a job whose keyed state is about --state-mb MB (default
+#      1024) at parallelism 2 completes a checkpoint, then the
+#      TaskManager of one of its subtasks is killed with kill -9: time
+#      until every subtask is RUNNING again on the spare TaskManager with
+#      the state restored (and the checkpoint's size and write time).
 # Prints PASS or BELOW beside each target. Exits non-zero only when the
 # benchmark cannot run (a daemon does not start, a job fails).
 #
 #   bench_cluster [--n64 N] [--n1k N] [--runs N] [--submissions N] [--keep]
-#                 [-D key=value]...
+#                 [--ckpt-window S] [--state-mb MB] [--only-ckpt]
+#                 [--no-ckpt] [-D key=value]...
 #     --n64 N          64-byte records of the exchange (default 24000000)
 #     --n1k N          1 KiB records of the exchange (default 3000000)
 #     --runs N         runs of each exchange size, the best counts
 #                      (default 2)
 #     --submissions N  latency samples (default 10)
+#     --ckpt-window S  seconds of each throughput measurement (default 6)
+#     --state-mb MB    keyed state of the recovery job (default 1024)
+#     --only-ckpt      run only parts 4 and 5
+#     --no-ckpt        skip parts 4 and 5
 #     --keep           keep the temporary directory (logs)
-#     -D key=value     a configuration value for both TaskManagers
+#     -D key=value     a configuration value for the TaskManagers
 # Other arguments (meant for other benchmarks of scripts/bench.sh) are
 # ignored.
 set -euo pipefail
@@ -45,6 +63,9 @@ SUBMISSIONS=10
 RUNS=2
 KEEP=0
 TM_OPTS=()
+CKPT_WINDOW=6
+STATE_MB=1024
+PARTS=all
 while [ $# -gt 0 ]; do
     case "$1" in
     --n64) N64=$2; shift 2 ;;
@@ -52,9 +73,13 @@ while [ $# -gt 0 ]; do
     --submissions) SUBMISSIONS=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
+    --ckpt-window) CKPT_WINDOW=$2; shift 2 ;;
+    --state-mb) STATE_MB=$2; shift 2 ;;
+    --only-ckpt) PARTS=ckpt; shift ;;
+    --no-ckpt) PARTS=base; shift ;;
     -D) TM_OPTS+=(-D "$2"); shift 2 ;;
     -h | --help)
-        sed -n '2,32{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
+        sed -n '2,50{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
         exit 0
         ;;
     *) shift ;;
@@ -130,30 +155,65 @@ die_logs() {
     exit 1
 }
 
-"$JM_BIN" -D rest.port=0 -D rest.bind-port=0 -D rest.address=127.0.0.1 \
-    -D rest.bind-address=127.0.0.1 -D jobmanager.rpc.port=0 \
-    -D jobmanager.rpc.address=127.0.0.1 -D jobmanager.bind-host=127.0.0.1 \
-    -D web.tmpdir="$WORK" --log-file "$WORK/jobmanager.log" \
-    >"$WORK/jobmanager.out" 2>&1 &
-JM_PID=$!
-PIDS+=("$JM_PID")
-l1=$(wait_log "$WORK/jobmanager.log" 'RPC endpoint listening at [^ ]+:[0-9]+') ||
-    die_logs "the JobManager did not start"
-l2=$(wait_log "$WORK/jobmanager.log" 'Rest endpoint listening at [^ ]+:[0-9]+') ||
-    die_logs "the JobManager's REST endpoint did not start"
-JM_RPC_PORT=$(sed -E 's/.*listening at [^ ]+:([0-9]+).*/\1/' <<<"$l1")
-REST_PORT=$(sed -E 's/.*listening at [^ ]+:([0-9]+).*/\1/' <<<"$l2")
+# start_jm [-D key=value]...: a JobManager on ephemeral ports; sets
+# JM_PID, JM_RPC_PORT and REST_PORT (logs: jobmanager<JM_GEN>.log).
+JM_GEN=
+start_jm() {
+    local log="$WORK/jobmanager$JM_GEN.log"
+    "$JM_BIN" -D rest.port=0 -D rest.bind-port=0 -D rest.address=127.0.0.1 \
+        -D rest.bind-address=127.0.0.1 -D jobmanager.rpc.port=0 \
+        -D jobmanager.rpc.address=127.0.0.1 -D jobmanager.bind-host=127.0.0.1 \
+        -D web.tmpdir="$WORK" "$@" --log-file "$log" \
+        >"$WORK/jobmanager$JM_GEN.out" 2>&1 &
+    JM_PID=$!
+    PIDS+=("$JM_PID")
+    l1=$(wait_log "$log" 'RPC endpoint listening at [^ ]+:[0-9]+') ||
+        die_logs "the JobManager did not start"
+    l2=$(wait_log "$log" 'Rest endpoint listening at [^ ]+:[0-9]+') ||
+        die_logs "the JobManager's REST endpoint did not start"
+    JM_RPC_PORT=$(sed -E 's/.*listening at [^ ]+:([0-9]+).*/\1/' <<<"$l1")
+    REST_PORT=$(sed -E 's/.*listening at [^ ]+:([0-9]+).*/\1/' <<<"$l2")
+}
 
+# start_tm NAME [-D key=value]...: a TaskManager with 1 slot registering
+# with the JobManager started last; its pid is appended to TM_PIDS. With
+# TM_DETACH=1 it is started from a subshell (not a job of this shell, so
+# a kill -9 by the benchmark prints no "Killed" notice).
+TM_DETACH=0
+start_tm() {
+    local name=$1 pid
+    shift
+    if [ "$TM_DETACH" = 1 ]; then
+        pid=$(
+            "$TM_BIN" -D jobmanager.rpc.address=127.0.0.1 \
+                -D jobmanager.rpc.port="$JM_RPC_PORT" \
+                -D taskmanager.host=127.0.0.1 \
+                -D taskmanager.bind-host=127.0.0.1 -D io.tmp.dirs="$WORK" \
+                -D taskmanager.numberOfTaskSlots=1 "$@" \
+                ${TM_OPTS[@]+"${TM_OPTS[@]}"} \
+                --log-file "$WORK/taskmanager-$name.log" \
+                >"$WORK/taskmanager-$name.out" 2>&1 </dev/null &
+            echo $!
+        )
+    else
+        "$TM_BIN" -D jobmanager.rpc.address=127.0.0.1 \
+            -D jobmanager.rpc.port="$JM_RPC_PORT" -D taskmanager.host=127.0.0.1 \
+            -D taskmanager.bind-host=127.0.0.1 -D io.tmp.dirs="$WORK" \
+            -D taskmanager.numberOfTaskSlots=1 "$@" \
+            ${TM_OPTS[@]+"${TM_OPTS[@]}"} \
+            --log-file "$WORK/taskmanager-$name.log" \
+            >"$WORK/taskmanager-$name.out" 2>&1 &
+        pid=$!
+    fi
+    PIDS+=("$pid")
+    TM_PIDS+=("$pid")
+}
+
+if [ "$PARTS" != ckpt ]; then
+start_jm
 TM_PIDS=()
 for name in a b; do
-    "$TM_BIN" -D jobmanager.rpc.address=127.0.0.1 \
-        -D jobmanager.rpc.port="$JM_RPC_PORT" -D taskmanager.host=127.0.0.1 \
-        -D taskmanager.bind-host=127.0.0.1 -D io.tmp.dirs="$WORK" \
-        -D taskmanager.numberOfTaskSlots=1 ${TM_OPTS[@]+"${TM_OPTS[@]}"} \
-        --log-file "$WORK/taskmanager-$name.log" \
-        >"$WORK/taskmanager-$name.out" 2>&1 &
-    PIDS+=("$!")
-    TM_PIDS+=("$!")
+    start_tm "$name"
 done
 
 export CFB_CLI="$build/bin/cflink" CFB_REST="http://127.0.0.1:$REST_PORT" CFB_JM_PID="$JM_PID" \
@@ -460,3 +520,286 @@ print("  %-22s JobManager %5.1f MB, TaskManagers %s MB" %
       ("peak (VmHWM):", hwm_kb(JM_PID) / 1024,
        " / ".join("%.1f" % (hwm_kb(p) / 1024) for p in TM_PIDS)))
 PY
+fi
+
+# ---- checkpoints: a second cluster ---------------------------------
+if [ "$PARTS" != base ]; then
+stop_all
+BIG_PLUGIN=$build/tests/plugins/tp_bigstate.so
+[ -e "$BIG_PLUGIN" ] || die_logs "$BIG_PLUGIN is not built"
+CKDIR="$WORK/checkpoints"
+mkdir -p "$CKDIR"
+JM_GEN=-ckpt
+start_jm -D heartbeat.interval=250 -D heartbeat.timeout=5000 \
+    -D execution.checkpointing.dir="$CKDIR" \
+    -D restart-strategy.type=fixed-delay \
+    -D restart-strategy.fixed-delay.attempts=3 \
+    -D restart-strategy.fixed-delay.delay=0ms
+TM_PIDS=()
+TM_NAMES=()
+TM_DETACH=1
+for name in c1 c2 c3; do
+    start_tm "$name"
+    TM_NAMES+=("$name")
+done
+
+export CFB_REST="http://127.0.0.1:$REST_PORT" CFB_JM_PID="$JM_PID" \
+    CFB_TM_PIDS="${TM_PIDS[*]}" CFB_TM_NAMES="${TM_NAMES[*]}" \
+    CFB_PLUGIN="$PLUGIN" CFB_BIG_PLUGIN="$BIG_PLUGIN" CFB_WORK="$WORK" \
+    CFB_CKDIR="$CKDIR" CFB_WINDOW="$CKPT_WINDOW" CFB_STATE_MB="$STATE_MB"
+python3 - <<'PY' || die_logs "the checkpoint benchmark failed"
+import http.client, json, os, signal, sys, time, uuid
+from urllib.parse import urlparse
+
+REST = urlparse(os.environ["CFB_REST"])
+TM_PIDS = [int(p) for p in os.environ["CFB_TM_PIDS"].split()]
+TM_NAMES = os.environ["CFB_TM_NAMES"].split()
+WORK = os.environ["CFB_WORK"]
+CKDIR = os.environ["CFB_CKDIR"]
+WINDOW = float(os.environ["CFB_WINDOW"])
+STATE_MB = int(os.environ["CFB_STATE_MB"])
+
+
+def fail(msg):
+    print("bench_cluster: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def mark(ok):
+    return "PASS" if ok else "BELOW"
+
+
+class Rest:
+    def __init__(self):
+        self.c = None
+
+    def call(self, method, path, body=None, headers=None):
+        for attempt in range(2):
+            if self.c is None:
+                self.c = http.client.HTTPConnection(REST.hostname, REST.port,
+                                                    timeout=30)
+            try:
+                self.c.request(method, path, body=body,
+                               headers=headers or {})
+                r = self.c.getresponse()
+                data = r.read()
+                if r.getheader("Connection", "").lower() == "close":
+                    self.c.close()
+                    self.c = None
+                return r.status, data
+            except (http.client.HTTPException, OSError):
+                self.c.close()
+                self.c = None
+                if attempt == 1:
+                    raise
+
+    def json(self, method, path, body=None, want=200):
+        hdr = {}
+        if body is not None:
+            body = json.dumps(body).encode()
+            hdr["Content-Type"] = "application/json"
+        st, data = self.call(method, path, body, hdr)
+        if st != want:
+            fail("%s %s: HTTP %d %s" % (method, path, st, data[:300]))
+        return json.loads(data) if data else None
+
+
+rest = Rest()
+
+
+def wait_for(pred, timeout, what, interval=0.02):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(interval)
+    fail("timed out waiting for " + what)
+
+
+def upload(path):
+    with open(path, "rb") as f:
+        so = f.read()
+    boundary = uuid.uuid4().hex
+    body = (("--%s\r\nContent-Disposition: form-data; name=\"jarfile\"; "
+             "filename=\"%s\"\r\nContent-Type: application/octet-stream"
+             "\r\n\r\n" % (boundary, os.path.basename(path))).encode() + so +
+            ("\r\n--%s--\r\n" % boundary).encode())
+    st, data = rest.call("POST", "/jars/upload", body,
+                         {"Content-Type": "multipart/form-data; boundary=" +
+                          boundary})
+    if st != 200:
+        fail("upload of %s: HTTP %d %s" % (path, st, data[:300]))
+    return os.path.basename(json.loads(data)["filename"])
+
+
+def run(jar, args, conf=None, parallelism=None):
+    body = {"programArgsList": args, "flinkConfiguration": conf or {}}
+    if parallelism:
+        body["parallelism"] = parallelism
+    return rest.json("POST", "/jars/%s/run" % jar, body)["jobid"]
+
+
+def job(jid):
+    return rest.json("GET", "/jobs/%s" % jid)
+
+
+def all_running(j):
+    return j["state"] == "RUNNING" and j["vertices"] and all(
+        v["tasks"]["RUNNING"] == v["parallelism"] for v in j["vertices"])
+
+
+def cancel(jid):
+    rest.json("PATCH", "/jobs/%s?mode=cancel" % jid, want=202)
+    wait_for(lambda: job(jid)["state"] == "CANCELED", 20,
+             "job %s to be CANCELED" % jid)
+    wait_for(lambda: (lambda o: o["slots-available"] == o["slots-total"])(
+        rest.json("GET", "/overview")), 20, "the slots to be freed")
+
+
+def ckpts(jid):
+    return rest.json("GET", "/jobs/%s/checkpoints" % jid)
+
+
+def source_records(jid):
+    j = job(jid)
+    if j["state"] in ("FAILED", "CANCELED", "FINISHED"):
+        fail("job %s ended %s" % (jid, j["state"]))
+    src = [v for v in j["vertices"] if v["name"].startswith("Source")]
+    v = src[0] if src else j["vertices"][0]
+    return v["metrics"]["write-records"]
+
+
+def steady_rps(jid, window, at_start=None):
+    """Records/s of the source between the first and the last change of
+    its counter (heartbeat reports) seen over window seconds, after a
+    2 s warm-up; at_start is called when the window opens."""
+    wait_for(lambda: all_running(job(jid)), 30, "job %s RUNNING" % jid)
+    time.sleep(2.0)
+    if at_start:
+        at_start()
+    first = None
+    last_v = source_records(jid)
+    end = time.monotonic() + window
+    while time.monotonic() < end or first is None or last[1] == first[1]:
+        v = source_records(jid)
+        t = time.monotonic()
+        if v != last_v:
+            if first is None:
+                first = (t, v)
+            last = (t, v)
+            last_v = v
+        if time.monotonic() > end + 10:
+            fail("the source of job %s made no progress" % jid)
+        time.sleep(0.01)
+    return (last[1] - first[1]) / (last[0] - first[0])
+
+
+wait_for(lambda: len(rest.json("GET", "/taskmanagers")["taskmanagers"]) == 3,
+         30, "3 TaskManagers to register", 0.05)
+rids = {}
+for name in TM_NAMES:
+    with open(os.path.join(WORK, "taskmanager-%s.log" % name)) as f:
+        for line in f:
+            if "Starting TaskManager with ResourceID: " in line:
+                rids[line.split("ResourceID: ")[1].split()[0]] = name
+                break
+print()
+print("cluster: JobManager (heartbeat.interval 250 ms) and 3 TaskManagers"
+      " (1 slot each)")
+
+# ---- 4. throughput with and without checkpoints ---------------------
+JAR = upload(os.environ["CFB_PLUGIN"])
+KEYS = 1000000
+ARGS = ["--case", "keyed", "--n", "0", "--keys", str(KEYS)]
+CKPT_CONF = {"execution.checkpointing.interval": "1 s",
+             "execution.checkpointing.dir": CKDIR}
+plain, withck, ncks, sizes, durs = [], [], [], [], []
+for rnd in range(2):
+    jid = run(JAR, ARGS)
+    plain.append(steady_rps(jid, WINDOW))
+    cancel(jid)
+    jid = run(JAR, ARGS, CKPT_CONF)
+    c0 = []
+    withck.append(steady_rps(
+        jid, WINDOW, lambda: c0.append(ckpts(jid)["counts"]["completed"])))
+    c = ckpts(jid)
+    ncks.append(c["counts"]["completed"] - c0[0])
+    lat = (c.get("latest") or {}).get("completed") or {}
+    sizes.append(lat.get("state_size", lat.get("checkpointed_size", 0)))
+    durs.append(lat.get("end_to_end_duration", 0))
+    if c["counts"]["completed"] < 1:
+        fail("no checkpoint completed in job %s: %s" % (jid, json.dumps(c)))
+    cancel(jid)
+p, w = max(plain), max(withck)
+ratio = 100.0 * w / p
+print()
+print("checkpointing overhead  datagen(p=2) -> key_by -> keyed sum in value"
+      " state (p=2) -> discard,")
+print("  %d keys, unbounded; source records/s over %.0f s windows (best of"
+      " %d each, alternating)" % (KEYS, WINDOW, len(plain)))
+print("  without checkpoints: %.2f M records/s  (runs: %s)" %
+      (p / 1e6, ", ".join("%.2f" % (x / 1e6) for x in plain)))
+print("  with 1 s checkpoints: %.2f M records/s  (runs: %s; %s checkpoints"
+      " in the windows, latest %.1f MB in %d ms)" %
+      (w / 1e6, ", ".join("%.2f" % (x / 1e6) for x in withck),
+       "/".join(str(n) for n in ncks), (sizes[-1] or 0) / 1e6,
+       durs[-1] or 0))
+print("  ratio %.0f %% (target 90 %%) %s" % (ratio, mark(ratio >= 90)))
+
+# ---- 5. recovery of a large state after kill -9 ---------------------
+BIG = upload(os.environ["CFB_BIG_PLUGIN"])
+t_sub = time.monotonic()
+jid = run(BIG, ["--mb", str(STATE_MB), "--value-kb", "64"],
+          {"execution.checkpointing.interval": "2 s",
+           "execution.checkpointing.dir": CKDIR,
+           "execution.checkpointing.timeout": "10 min"}, parallelism=2)
+wait_for(lambda: all_running(job(jid)), 60, "job %s RUNNING" % jid)
+want = STATE_MB * 1024 * 1024 * 0.95
+
+
+def full_checkpoint():
+    c = ckpts(jid)
+    lat = (c.get("latest") or {}).get("completed") or {}
+    size = lat.get("state_size", lat.get("checkpointed_size", 0)) or 0
+    return lat if size >= want else None
+
+
+lat = wait_for(full_checkpoint, 60 + STATE_MB / 10.0,
+               "a checkpoint with %d MB of state" % STATE_MB, 0.1)
+fill_s = time.monotonic() - t_sub
+ck_id = lat["id"]
+size = lat.get("state_size", lat.get("checkpointed_size", 0))
+dur = lat.get("end_to_end_duration", 0)
+# The TaskManager of subtask 0 of the stateful vertex.
+j = job(jid)
+v = [v for v in j["vertices"] if "BlobState" in v["name"]][0]
+sub = rest.json("GET", "/jobs/%s/vertices/%s" % (jid, v["id"]))["subtasks"]
+rid = sub[0]["taskmanager-id"]
+if rid not in rids:
+    fail("unknown TaskManager %s of subtask 0" % rid)
+victim = TM_PIDS[TM_NAMES.index(rids[rid])]
+t0 = time.monotonic()
+os.kill(victim, signal.SIGKILL)
+wait_for(lambda: not all_running(job(jid)), 10,
+         "the JobManager to notice the loss", 0.005)
+wait_for(lambda: all_running(job(jid)), 120 + STATE_MB / 10.0,
+         "job %s RUNNING again" % jid, 0.01)
+rec = time.monotonic() - t0
+c = ckpts(jid)
+restored = ((c.get("latest") or {}).get("restored") or {}).get("id")
+if restored != ck_id:
+    print("  (note: latest.restored is %s, the checkpoint was %s)" %
+          (restored, ck_id))
+print()
+print("recovery  KeySource(p=2) -> key_by -> BlobState(p=2): %d MB of keyed"
+      " state (64 KiB values)" % STATE_MB)
+print("  state built and checkpointed in %.1f s; checkpoint %d: %.0f MB in"
+      " %d ms (%.0f MB/s)" % (fill_s, ck_id, size / 1e6, dur,
+                              size / 1e6 / max(dur / 1000.0, 1e-3)))
+print("  kill -9 of the TaskManager of a stateful subtask -> all subtasks"
+      " RUNNING again (restored from checkpoint %s): %.2f s" %
+      (restored, rec))
+cancel(jid)
+PY
+fi
