@@ -1119,10 +1119,13 @@ cf_task_mail(cf_task_t *t)
         }
     }
     if (t->kstate_dirty) {
+        /* Reclamation is bounded per call: stay dirty while a backend
+         * has more to free. */
         t->kstate_dirty = 0;
         for (int i = 0; i < t->nctxs; i++)
             if (t->ctxs[i].kstate != NULL)
-                cf_kstate_backend_maintain(t->ctxs[i].kstate);
+                t->kstate_dirty |=
+                    cf_kstate_backend_maintain(t->ctxs[i].kstate);
     }
     return rc;
 }
@@ -1354,7 +1357,8 @@ cf_task_run_source(cf_task_t *t)
     for (;;) {
         if (atomic_load(&t->cancel))
             return 0;
-        if (atomic_load_explicit(&t->nmail, memory_order_relaxed) &&
+        if ((atomic_load_explicit(&t->nmail, memory_order_relaxed) ||
+             t->kstate_dirty) &&
             (rc = cf_task_mail(t)) < 0)
             return rc;
         if (t->input_ended || t->stop_nodrain) {
@@ -1470,7 +1474,8 @@ cf_task_run_input(cf_task_t *t)
     for (;;) {
         if (atomic_load(&t->cancel))
             return 0;
-        if (atomic_load_explicit(&t->nmail, memory_order_relaxed) &&
+        if ((atomic_load_explicit(&t->nmail, memory_order_relaxed) ||
+             t->kstate_dirty) &&
             (rc = cf_task_mail(t)) < 0)
             return rc;
         if (t->input_ended && cf_task_may_finish(t))

@@ -91,14 +91,18 @@ void
 cf_kstate_backend_free_all(cf_kstate_backend_t *b)
 {
     /* Retired memory first: it refers to the states. */
-    for (size_t i = b->ret_head; i < b->nret; i++) {
-        cf_kstate_retired_t *r = &b->ret[i];
-        if (r->what == CF_KSTATE_RET_ENTRY)
-            cf_kstate_entry_destroy(r->st, r->p);
-        else
-            cf_free(r->p);
+    for (cf_kstate_ret_block_t *blk = b->ret_first, *next; blk; blk = next) {
+        for (uint32_t i = blk->head; i < blk->n; i++) {
+            cf_kstate_retired_t *r = &blk->it[i];
+            if (r->what == CF_KSTATE_RET_ENTRY)
+                cf_kstate_entry_destroy(r->st, r->p);
+            else
+                cf_free(r->p);
+        }
+        next = blk->next;
+        cf_free(blk);
     }
-    cf_free(b->ret);
+    cf_free(b->ret_spare);
     for (size_t i = 0; i < b->nsnaps; i++)
         cf_kstate_snapshot_free_record(b->snaps[i]);
     cf_free(b->snaps);
@@ -335,7 +339,8 @@ uint64_t
 cf_kstate_backend_bytes(cf_kstate_backend_t *b)
 {
     uint64_t n = sizeof *b + b->states_cap * sizeof(cf_state_t *) +
-                 b->ret_cap * sizeof(cf_kstate_retired_t) + b->snap_bytes;
+                 b->ret_blocks * sizeof(cf_kstate_ret_block_t) +
+                 b->snap_bytes;
 
     for (size_t i = 0; i < b->nstates; i++)
         n += sizeof(cf_state_t) + strlen(b->states[i]->name) + 1 +

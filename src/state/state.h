@@ -229,8 +229,10 @@ int cf_kstate_snapshot_max_parallelism(const cf_kstate_snapshot_t *s);
  * task's next cf_kstate_backend_maintain. */
 void cf_kstate_snapshot_release(cf_kstate_snapshot_t *s);
 /* Task thread, between records (cheap when there is nothing to do): free
- * what released snapshots no longer need. */
-void cf_kstate_backend_maintain(cf_kstate_backend_t *b);
+ * what released snapshots no longer need, at most
+ * CF_KSTATE_RECLAIM_BUDGET items per call so the pause stays short.
+ * Returns 1 when more can be freed now (call again soon), else 0. */
+int cf_kstate_backend_maintain(cf_kstate_backend_t *b);
 
 /* ------------------------------------------------------------------ */
 /* Operator state (non-keyed)                                          */

@@ -139,6 +139,16 @@ typedef struct cf_kstate_retired_s {
     void *p;
 } cf_kstate_retired_t;
 
+/* The retire list is a queue of fixed-size blocks: appending and freeing
+ * never move or reallocate what is queued (a single array would need an
+ * O(n) compaction or reallocation on the task thread). */
+#define CF_KSTATE_RET_BLOCK 2000
+typedef struct cf_kstate_ret_block_s {
+    struct cf_kstate_ret_block_s *next;
+    uint32_t head, n; /* items [head, n) are queued */
+    cf_kstate_retired_t it[CF_KSTATE_RET_BLOCK];
+} cf_kstate_ret_block_t;
+
 struct cf_kstate_backend_s {
     const cf_host_api_t *api;
     /* The current key, borrowed until the next cf_kstate_set_key. */
@@ -162,9 +172,14 @@ struct cf_kstate_backend_s {
     size_t nstates;
     size_t states_cap;
     int64_t (*now_ms)(void);
-    /* Retired memory, in tag order: [ret_head, nret). */
-    cf_kstate_retired_t *ret;
-    size_t ret_head, nret, ret_cap;
+    /* Retired memory, in tag order (a block queue). Tags <= ret_free_ver
+     * are no longer needed by any live snapshot (the oldest live
+     * snapshot's version when maintain last looked; it only grows, as
+     * new snapshots are newer than every tag). */
+    cf_kstate_ret_block_t *ret_first, *ret_last;
+    cf_kstate_ret_block_t *ret_spare; /* one empty block kept for reuse */
+    size_t ret_blocks;                /* allocated, spare included */
+    uint32_t ret_free_ver;
     uint64_t snap_bytes; /* directories held by snapshots */
     /* Snapshots not yet freed (mu guards the list, the released flags
      * and dead; release may run on any thread). */
@@ -506,7 +521,10 @@ void cf_kstate_snapshot_free_record(struct cf_kstate_snapshot_s *s);
 
 /* Reclaim released snapshots and the memory only they needed (task
  * thread, or the last release of a destroyed backend). */
-void cf_kstate_reclaim(cf_kstate_backend_t *b);
+/* Items of retired memory freed per cf_kstate_backend_maintain: bounds
+ * the task's pause (well under 1 ms); the rest waits for the next call. */
+#define CF_KSTATE_RECLAIM_BUDGET 2048
+int cf_kstate_reclaim(cf_kstate_backend_t *b, size_t budget);
 /* Free everything of b (states, retired memory, snapshot records). */
 void cf_kstate_backend_free_all(cf_kstate_backend_t *b);
 

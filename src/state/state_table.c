@@ -431,14 +431,26 @@ void
 cf_kstate_retire(cf_state_t *st, uint32_t what, void *p)
 {
     cf_kstate_backend_t *b = st->b;
+    cf_kstate_ret_block_t *blk = b->ret_last;
     cf_kstate_retired_t *r;
 
-    if (b->ret_head > 0 && b->ret_head == b->nret) {
-        b->ret_head = 0;
-        b->nret = 0;
+    if (blk == NULL || blk->n == CF_KSTATE_RET_BLOCK) {
+        if (b->ret_spare != NULL) {
+            blk = b->ret_spare;
+            b->ret_spare = NULL;
+        } else {
+            blk = cf_malloc(sizeof *blk);
+            b->ret_blocks++;
+        }
+        blk->next = NULL;
+        blk->head = blk->n = 0;
+        if (b->ret_last != NULL)
+            b->ret_last->next = blk;
+        else
+            b->ret_first = blk;
+        b->ret_last = blk;
     }
-    CF_GROW(&b->ret, &b->ret_cap, b->nret + 1);
-    r = &b->ret[b->nret++];
+    r = &blk->it[blk->n++];
     r->tag = b->cur_ver;
     r->what = what;
     r->st = st;
