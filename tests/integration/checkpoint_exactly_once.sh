@@ -68,7 +68,9 @@ RESTORED="$WORK/restored-ids.txt"
 # The first completed checkpoint: its directory has _metadata.
 if first=$(ckpt_wait_completed "$JID" 0 30); then
     ok "first checkpoint $first completed"
-    if ls "$CK/$JID"/chk-*/_metadata >/dev/null 2>&1; then
+    # (the glob alone: a retained checkpoint may be subsumed and deleted
+    # between a glob and a later stat of what it found)
+    if compgen -G "$CK/$JID/chk-*/_metadata" >/dev/null; then
         ok "chk-*/_metadata under $CK/<jobid>"
     else
         fail "no chk-*/_metadata under $CK/$JID: $(ls -R "$CK" | head -20)"

@@ -90,7 +90,9 @@ OUT1="$WORK/out1"
 mkdir -p "$OUT1"
 # No periodic checkpoints in this pair: the savepoint is the only commit
 # point, so the two runs' committed output must add up exactly.
-ckpt_submit "$WORK/r1.out" "$WORK/r1.err" -p 4 $(eo_args "$OUT1")
+# Slower than the resumed run: it must still be running when it is
+# cancelled, also under sanitizers on a loaded machine (about 27 s).
+ckpt_submit "$WORK/r1.out" "$WORK/r1.err" -p 4 $(RATE=150 eo_args "$OUT1")
 expect_eq "run 1 exit code" 0 "$RC"
 JID1=$JID
 wait_progress "$JID1"

@@ -22,23 +22,14 @@ if [ ! -f "$PLUGIN" ]; then
 fi
 cluster_trap
 
-# failover_free_port: a TCP port free on 127.0.0.1 right now.
-failover_free_port() {
-    python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()'
-}
-
 # failover_count FILE REGEX: matching lines (0 when the file is missing).
 failover_count() {
     grep -cE -- "$2" "$1" 2>/dev/null || true
 }
 
 HB=(-D heartbeat.interval=500 -D heartbeat.timeout=3000)
-RPC_PORT=$(failover_free_port)
-REST_FIXED=$(failover_free_port)
+RPC_PORT=$(free_port)
+REST_FIXED=$(free_port)
 JM_ARGS=("${HB[@]}" -D restart-strategy.type=fixed-delay
     -D restart-strategy.fixed-delay.attempts=3
     -D restart-strategy.fixed-delay.delay=200ms

@@ -304,17 +304,6 @@ FG_PID=
 # 3. start-cluster.sh / stop-cluster.sh: a JobManager and one TaskManager
 # per "localhost" line of conf/workers. Fixed ports: the TaskManagers find
 # the JobManager through jobmanager.rpc.port.
-free_port() {
-    local p i
-    for i in $(seq 1 100); do
-        p=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            echo "$p"
-            return 0
-        fi
-    done
-    echo 0
-}
 REST_PORT=$(free_port)
 RPC_PORT=$(free_port)
 while [ "$RPC_PORT" = "$REST_PORT" ]; do RPC_PORT=$(free_port); done
