@@ -1628,6 +1628,12 @@ cf_ckpt_coord_new(cf_jobmaster_t *jmr, const char *restore_path,
         cfg, "execution.checkpointing.snapshot-compression", 0);
     cc->after_finish = cf_config_get_bool(
         cfg, "execution.checkpointing.checkpoints-after-tasks-finish", 1);
+    if (cc->interval_ms > 0 &&
+        !cf_config_get_bool(cfg, "execution.checkpointing.create-subdir", 1))
+        cf_log_warn("execution.checkpointing.create-subdir: false is not "
+                    "supported; checkpoints of job %s go to "
+                    "<execution.checkpointing.dir>/%s/ as with true.",
+                    jmr->job_id_hex, jmr->job_id_hex);
     cc->retention = cf_config_get_enum(
         cfg, "execution.checkpointing.externalized-checkpoint-retention");
     if (cc->retention < 0)
