@@ -76,4 +76,8 @@ void cf_rest_set_static_dir(cf_rest_t *r, const char *dir);
 json_t *cf_rest_error(int *status, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Standard base64 (RFC 4648, with padding) of a string; the caller frees
+ * the result with cf_free. Flink sends serialized throwables this way. */
+char *cf_rest_base64(const char *s);
+
 #endif /* CF_REST_H */

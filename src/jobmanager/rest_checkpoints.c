@@ -452,36 +452,12 @@ cf_rc_trigger_response(const cf_rc_op_t *op, int code, int *status)
 /* JSON of results and statistics                                      */
 /* ------------------------------------------------------------------ */
 
-static char *
-cf_rc_base64(const char *s)
-{
-    static const char tb[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t n = strlen(s), o = 0;
-    const unsigned char *p = (const unsigned char *)s;
-    char *out = cf_malloc(4 * ((n + 2) / 3) + 1);
-
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < n)
-            v |= p[i + 2];
-        out[o++] = tb[(v >> 18) & 63];
-        out[o++] = tb[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? tb[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? tb[v & 63] : '=';
-    }
-    out[o] = '\0';
-    return out;
-}
-
 json_t *
 cf_rest_ckpt_failure_cause(const char *cls, const char *msg)
 {
     json_t *o = json_object();
     char *trace = cf_asprintf("%s: %s", cls, msg ? msg : "");
-    char *b64 = cf_rc_base64(trace);
+    char *b64 = cf_rest_base64(trace);
 
     json_object_set_new(o, "class", json_string(cls));
     json_object_set_new(o, "stack-trace", json_string(trace));
@@ -947,28 +923,38 @@ cf_rc_target(const cf_jobmaster_t *j, const char *requested)
     return d && *d ? cf_rc_strip_file_scheme(d) : NULL;
 }
 
+/* POST /jobs/:jobid/savepoints and POST /jobs/:jobid/stop: the same body
+ * but for the names of the directory and the flag (cancel-job or
+ * drain), and the kind of savepoint. */
+typedef struct cf_rc_sp_req_s {
+    const char *body_name; /* Flink's request body class, for errors */
+    const char *dir_field;
+    const char *flag_field;
+    int kind; /* CF_CKPT_KIND_SAVEPOINT or _SYNC_SAVEPOINT */
+} cf_rc_sp_req_t;
+
 static json_t *
-cf_rc_savepoint_trigger(cf_rest_req_t *req, void *arg, int *status)
+cf_rc_savepoint_common(cf_rest_req_t *req, cf_jm_t *jm, int *status,
+                       const cf_rc_sp_req_t *how)
 {
     static const char *const formats[] = {"CANONICAL", "NATIVE", NULL};
-    cf_jm_t *jm = arg;
     char trig[CF_ID_HEX_LEN + 1];
     const char *dir, *target;
     json_t *body, *err = NULL;
     cf_jobmaster_t *j;
     cf_rc_op_t *op;
-    int cancel, fmt;
+    int flag, fmt, sync = how->kind == CF_CKPT_KIND_SYNC_SAVEPOINT;
 
     cf_rc_expire(jm);
     if ((j = cf_rc_job(jm, req, status, &err)) == NULL)
         return err;
     body = cf_rc_body(req);
-    if (body == NULL || cf_rc_opt_string(body, "target-directory", &dir) ||
-        cf_rc_opt_bool(body, "cancel-job", &cancel) ||
+    if (body == NULL || cf_rc_opt_string(body, how->dir_field, &dir) ||
+        cf_rc_opt_bool(body, how->flag_field, &flag) ||
         cf_rc_opt_enum(body, "formatType", formats, &fmt) ||
         cf_rc_opt_trigger(body, trig)) {
         json_decref(body);
-        return cf_rc_bad_body(status, "SavepointTriggerRequestBody");
+        return cf_rc_bad_body(status, how->body_name);
     }
     if (*trig && (op = cf_rc_find(CF_RC_SAVEPOINT, j->job_id_hex, trig))) {
         json_decref(body);
@@ -980,53 +966,31 @@ cf_rc_savepoint_trigger(cf_rest_req_t *req, void *arg, int *status)
         return cf_rest_error(status, 400,
                              "Config key [%s] is not set. Property [%s] "
                              "must be provided.",
-                             CF_RC_SAVEPOINT_DIR_KEY, "target-directory");
+                             CF_RC_SAVEPOINT_DIR_KEY, how->dir_field);
     }
-    op = cf_rc_start(jm, j, CF_RC_SAVEPOINT, CF_CKPT_KIND_SAVEPOINT, trig,
-                     target, 0, cancel);
+    /* drain for stop, cancel-job for a savepoint */
+    op = cf_rc_start(jm, j, CF_RC_SAVEPOINT, how->kind, trig, target,
+                     sync ? flag : 0, sync ? 0 : flag);
     json_decref(body);
     return cf_rc_trigger_response(op, 202, status);
 }
 
 static json_t *
+cf_rc_savepoint_trigger(cf_rest_req_t *req, void *arg, int *status)
+{
+    static const cf_rc_sp_req_t how = {"SavepointTriggerRequestBody",
+                                       "target-directory", "cancel-job",
+                                       CF_CKPT_KIND_SAVEPOINT};
+    return cf_rc_savepoint_common(req, arg, status, &how);
+}
+
+static json_t *
 cf_rc_stop(cf_rest_req_t *req, void *arg, int *status)
 {
-    static const char *const formats[] = {"CANONICAL", "NATIVE", NULL};
-    cf_jm_t *jm = arg;
-    char trig[CF_ID_HEX_LEN + 1];
-    const char *dir, *target;
-    json_t *body, *err = NULL;
-    cf_jobmaster_t *j;
-    cf_rc_op_t *op;
-    int drain, fmt;
-
-    cf_rc_expire(jm);
-    if ((j = cf_rc_job(jm, req, status, &err)) == NULL)
-        return err;
-    body = cf_rc_body(req);
-    if (body == NULL || cf_rc_opt_string(body, "targetDirectory", &dir) ||
-        cf_rc_opt_bool(body, "drain", &drain) ||
-        cf_rc_opt_enum(body, "formatType", formats, &fmt) ||
-        cf_rc_opt_trigger(body, trig)) {
-        json_decref(body);
-        return cf_rc_bad_body(status, "StopWithSavepointRequestBody");
-    }
-    if (*trig && (op = cf_rc_find(CF_RC_SAVEPOINT, j->job_id_hex, trig))) {
-        json_decref(body);
-        return cf_rc_trigger_response(op, 202, status);
-    }
-    target = cf_rc_target(j, dir);
-    if (target == NULL) {
-        json_decref(body);
-        return cf_rest_error(status, 400,
-                             "Config key [%s] is not set. Property [%s] "
-                             "must be provided.",
-                             CF_RC_SAVEPOINT_DIR_KEY, "targetDirectory");
-    }
-    op = cf_rc_start(jm, j, CF_RC_SAVEPOINT, CF_CKPT_KIND_SYNC_SAVEPOINT,
-                     trig, target, drain, 0);
-    json_decref(body);
-    return cf_rc_trigger_response(op, 202, status);
+    static const cf_rc_sp_req_t how = {"StopWithSavepointRequestBody",
+                                       "targetDirectory", "drain",
+                                       CF_CKPT_KIND_SYNC_SAVEPOINT};
+    return cf_rc_savepoint_common(req, arg, status, &how);
 }
 
 static json_t *

@@ -119,8 +119,8 @@ cf_rh_lower(const char *s, char *buf, size_t size)
     return buf;
 }
 
-static char *
-cf_rh_base64(const char *s)
+char *
+cf_rest_base64(const char *s)
 {
     static const char tb[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -989,7 +989,7 @@ cf_rh_job_result(cf_rest_req_t *req, void *arg, int *status)
         json_t *fc = json_object();
         char *cls = cf_rh_exception_class(
             msg, "org.apache.flink.runtime.JobException");
-        char *b64 = cf_rh_base64(msg);
+        char *b64 = cf_rest_base64(msg);
         json_object_set_new(fc, "class", json_string(cls));
         json_object_set_new(fc, "stack-trace", json_string(msg));
         json_object_set_new(fc, "serialized-throwable", json_string(b64));
