@@ -49,7 +49,7 @@ extern "C" {
 
 #define CF_ABI_MAGIC 0x4b4c4643u /* "CFLK" */
 #define CF_ABI_MAJOR 1
-#define CF_ABI_MINOR 1
+#define CF_ABI_MINOR 2
 
 /* ------------------------------------------------------------------ */
 /* Basic types                                                         */
@@ -201,6 +201,9 @@ typedef struct cf_process_ops_s {
     int (*process)(cf_ctx_t *ctx, const cf_record_t *in);
     cf_finish_fn finish;
     cf_close_fn close;
+    /* ABI 1.2: timers fired (cf_timer_register); NULL: none are used.
+     * The typedef is cf_on_timer_fn (declared with event time below). */
+    int (*on_timer)(cf_ctx_t *ctx, int64_t ts, int time_domain);
 } cf_process_ops_t;
 
 /* A two-phase-commit sink (ABI 1.1; Flink's TwoPhaseCommitSinkFunction
@@ -245,6 +248,163 @@ typedef struct cf_agg_ops_s {
 /* State TTL update types (cf_state_ttl), Flink's StateTtlConfig. */
 #define CF_TTL_ON_CREATE_AND_WRITE 1
 #define CF_TTL_ON_READ_AND_WRITE 2
+
+/* ------------------------------------------------------------------ */
+/* Event time (ABI 1.2): timestamps, watermarks, timers, windows       */
+/* ------------------------------------------------------------------ */
+
+/* Flink's Long.MIN_VALUE / Long.MAX_VALUE watermarks: none yet / the end
+ * of event time (emitted at the end of a bounded input: every event-time
+ * timer and window fires). */
+#define CF_WATERMARK_MIN INT64_MIN
+#define CF_WATERMARK_MAX INT64_MAX
+
+/* Time domains of timers and window assigners. */
+#define CF_TIME_EVENT 0
+#define CF_TIME_PROCESSING 1
+
+/* A timestamp assigner (Flink's TimestampAssigner): the event time of in
+ * in milliseconds. in->ts is the timestamp the record already has (or
+ * CF_NO_TIMESTAMP). */
+typedef int64_t (*cf_timestamp_fn)(cf_ctx_t *ctx, const cf_record_t *in);
+
+/* A custom watermark generator (Flink's WatermarkGenerator). on_event
+ * sees every record with its assigned timestamp and may emit a watermark
+ * at once (punctuated) with cf_emit_watermark; on_periodic runs every
+ * pipeline.auto-watermark-interval (default 200 ms) and may emit one. */
+typedef struct cf_wm_gen_ops_s {
+    uint32_t size; /* sizeof(cf_wm_gen_ops_t) */
+    int (*on_event)(cf_ctx_t *ctx, const cf_record_t *in, int64_t ts);
+    int (*on_periodic)(cf_ctx_t *ctx);
+} cf_wm_gen_ops_t;
+
+/* Watermark strategy kinds. */
+#define CF_WM_NONE 0       /* timestamps only, no watermarks */
+#define CF_WM_MONOTONOUS 1 /* forMonotonousTimestamps: max ts - 1 */
+#define CF_WM_BOUNDED 2    /* forBoundedOutOfOrderness: max ts - bound - 1 */
+#define CF_WM_CUSTOM 3     /* forGenerator: gen */
+
+/* Flink's WatermarkStrategy. Periodic watermarks (MONOTONOUS, BOUNDED)
+ * are emitted every pipeline.auto-watermark-interval when they advance.
+ * idle_timeout_ms > 0 (withIdleness): an instance that saw no record for
+ * that long is marked idle, and downstream tasks leave it out of their
+ * minimum until it emits again. */
+typedef struct cf_wm_strategy_s {
+    uint32_t size; /* sizeof(cf_wm_strategy_t) */
+    int kind;      /* CF_WM_* */
+    int64_t max_out_of_orderness_ms; /* BOUNDED */
+    int64_t idle_timeout_ms;         /* 0: never idle */
+    cf_timestamp_fn timestamp;       /* NULL: keep in->ts */
+    const cf_wm_gen_ops_t *gen;      /* CUSTOM */
+} cf_wm_strategy_t;
+
+/* A time window [start, end): max_timestamp = end - 1. Global windows
+ * are [INT64_MIN, INT64_MAX). */
+typedef struct cf_window_s {
+    int64_t start;
+    int64_t end;
+} cf_window_t;
+
+/* Window assigner kinds. */
+#define CF_WINDOW_TUMBLING 1
+#define CF_WINDOW_SLIDING 2
+#define CF_WINDOW_SESSION 3
+#define CF_WINDOW_GLOBAL 4
+
+/* Flink's WindowAssigner: Tumbling/Sliding/EventTimeSessionWindows and
+ * their processing-time twins, GlobalWindows. Windows are aligned to the
+ * epoch plus offset_ms (TimeWindow.getWindowStartWithOffset). The default
+ * trigger fires at the end of the window in its time domain; global
+ * windows have a never-firing default trigger (set one). */
+typedef struct cf_window_assigner_s {
+    uint32_t size; /* sizeof(cf_window_assigner_t) */
+    int kind;      /* CF_WINDOW_* */
+    int time;      /* CF_TIME_EVENT or CF_TIME_PROCESSING */
+    int64_t size_ms;   /* TUMBLING, SLIDING */
+    int64_t slide_ms;  /* SLIDING */
+    int64_t offset_ms; /* TUMBLING, SLIDING; |offset| < slide or size */
+    int64_t gap_ms;    /* SESSION */
+} cf_window_assigner_t;
+
+/* A delta function (DeltaTrigger, DeltaEvictor): the distance between two
+ * elements. */
+typedef double (*cf_delta_fn)(cf_ctx_t *ctx, const cf_record_t *a,
+                              const cf_record_t *b);
+
+/* Trigger kinds (Flink's built-in triggers). */
+#define CF_TRIGGER_DEFAULT 0          /* the assigner's default */
+#define CF_TRIGGER_EVENT_TIME 1       /* EventTimeTrigger */
+#define CF_TRIGGER_PROCESSING_TIME 2  /* ProcessingTimeTrigger */
+#define CF_TRIGGER_COUNT 3            /* CountTrigger.of(count) */
+#define CF_TRIGGER_CONTINUOUS_EVENT 4 /* ContinuousEventTimeTrigger(interval) */
+#define CF_TRIGGER_CONTINUOUS_PROCESSING 5 /* ContinuousProcessingTime... */
+#define CF_TRIGGER_DELTA 6 /* DeltaTrigger.of(threshold, delta) */
+
+typedef struct cf_trigger_s {
+    uint32_t size; /* sizeof(cf_trigger_t) */
+    int kind;      /* CF_TRIGGER_* */
+    int purging;   /* PurgingTrigger.of(...): clear the window on FIRE */
+    int64_t count;       /* COUNT */
+    int64_t interval_ms; /* CONTINUOUS_* */
+    double threshold;    /* DELTA: fires when delta(last fired, in) > it */
+    cf_delta_fn delta;   /* DELTA */
+} cf_trigger_t;
+
+/* Evictor kinds. */
+#define CF_EVICTOR_COUNT 1 /* CountEvictor.of(count): keep the last count */
+#define CF_EVICTOR_TIME 2  /* TimeEvictor.of(ms): keep max ts - ms .. */
+#define CF_EVICTOR_DELTA 3 /* DeltaEvictor.of(threshold, delta) */
+
+typedef struct cf_evictor_s {
+    uint32_t size; /* sizeof(cf_evictor_t) */
+    int kind;      /* CF_EVICTOR_* */
+    int after;     /* evict after the function (doEvictAfter) */
+    int64_t count;      /* COUNT */
+    int64_t window_ms;  /* TIME */
+    double threshold;   /* DELTA */
+    cf_delta_fn delta;  /* DELTA */
+} cf_evictor_t;
+
+/* A window function (ProcessWindowFunction): called when a window fires,
+ * with all its elements (in arrival order; after eviction) and its
+ * bounds; the current key is the window's key (keyed windows). It emits
+ * with cf_emit; cf_ctx_timestamp() is the window's max timestamp, which
+ * is also the default timestamp of what it emits. Keyed state of the
+ * operator is global state of the key (ProcessWindowFunction.Context's
+ * globalState). */
+typedef struct cf_window_process_ops_s {
+    uint32_t size; /* sizeof(cf_window_process_ops_t) */
+    cf_open_fn open;
+    int (*process)(cf_ctx_t *ctx, const cf_window_t *w,
+                   const cf_record_t *elements, uint32_t n);
+    cf_close_fn close;
+} cf_window_process_ops_t;
+
+/* Flink's ProcessFunction.onTimer / KeyedProcessFunction.onTimer: a timer
+ * registered with cf_timer_register fired; the current key is the
+ * timer's key, cf_ctx_timestamp() is ts for event-time timers. */
+typedef int (*cf_on_timer_fn)(cf_ctx_t *ctx, int64_t ts, int time_domain);
+
+/* A two-input process function (CoProcessFunction, and
+ * KeyedCoProcessFunction when both inputs are keyed the same way):
+ * process1 gets the records of the first stream, process2 of the second;
+ * both share keyed state and timers. */
+typedef struct cf_co_process_ops_s {
+    uint32_t size; /* sizeof(cf_co_process_ops_t) */
+    cf_open_fn open;
+    int (*process1)(cf_ctx_t *ctx, const cf_record_t *in);
+    int (*process2)(cf_ctx_t *ctx, const cf_record_t *in);
+    cf_on_timer_fn on_timer;
+    cf_finish_fn finish;
+    cf_close_fn close;
+} cf_co_process_ops_t;
+
+/* A join function (JoinFunction / ProcessJoinFunction): one pair of
+ * matching elements; emit zero or more results with cf_emit. The
+ * default timestamp of a result is the window's max timestamp (window
+ * join) or max(left ts, right ts) (interval join). */
+typedef int (*cf_join_fn)(cf_ctx_t *ctx, const cf_record_t *left,
+                          const cf_record_t *right);
 
 /* A data generator for cf_env_datagen: emit the record number index of
  * this source (0-based, over all instances). */
@@ -415,6 +575,46 @@ typedef struct cf_host_api_s {
                            int64_t ts);
     int (*aggregating_get)(cf_state_t *st, cf_slice_t *out);
     int (*state_ttl)(cf_state_t *st, int64_t ttl_ms, int update_type);
+
+    /* ABI 1.2: event time, timers, windows, side outputs, two inputs */
+    cf_stream_t *(*stream_assign_watermarks)(cf_stream_t *s,
+                                             const cf_wm_strategy_t *st,
+                                             void *udata);
+    int (*emit_watermark)(cf_ctx_t *ctx, int64_t watermark);
+    int64_t (*current_watermark)(cf_ctx_t *ctx);
+    int64_t (*timestamp)(cf_ctx_t *ctx);
+    int64_t (*processing_time)(cf_ctx_t *ctx);
+    int (*timer_register)(cf_ctx_t *ctx, int time_domain, int64_t ts);
+    int (*timer_delete)(cf_ctx_t *ctx, int time_domain, int64_t ts);
+    int (*emit_side)(cf_ctx_t *ctx, const char *tag, const void *data,
+                     uint32_t len, int64_t ts);
+    cf_stream_t *(*stream_side_output)(cf_stream_t *s, const char *tag);
+    cf_stream_t *(*stream_window)(cf_stream_t *s,
+                                  const cf_window_assigner_t *a);
+    cf_stream_t *(*window_trigger)(cf_stream_t *w, const cf_trigger_t *t);
+    cf_stream_t *(*window_evictor)(cf_stream_t *w, const cf_evictor_t *e);
+    cf_stream_t *(*window_allowed_lateness)(cf_stream_t *w, int64_t ms);
+    cf_stream_t *(*window_side_output_late_data)(cf_stream_t *w,
+                                                 const char *tag);
+    cf_stream_t *(*window_reduce)(cf_stream_t *w, const char *name,
+                                  cf_reduce_fn fn, void *udata);
+    cf_stream_t *(*window_aggregate)(cf_stream_t *w, const char *name,
+                                     const cf_agg_ops_t *ops, void *udata);
+    cf_stream_t *(*window_process)(cf_stream_t *w, const char *name,
+                                   const cf_window_process_ops_t *ops,
+                                   void *udata);
+    cf_stream_t *(*stream_connect_process)(cf_stream_t *a, cf_stream_t *b,
+                                           const char *name,
+                                           const cf_co_process_ops_t *ops,
+                                           void *udata);
+    cf_stream_t *(*stream_window_join)(cf_stream_t *a, cf_stream_t *b,
+                                       const cf_window_assigner_t *w,
+                                       const char *name, cf_join_fn fn,
+                                       void *udata);
+    cf_stream_t *(*stream_interval_join)(cf_stream_t *a, cf_stream_t *b,
+                                         int64_t lower_ms, int64_t upper_ms,
+                                         const char *name, cf_join_fn fn,
+                                         void *udata);
 } cf_host_api_t;
 
 struct cf_handle_s {
@@ -1011,6 +1211,243 @@ static inline int
 cf_state_ttl(cf_state_t *st, int64_t ttl_ms, int update_type)
 {
     return CF__API(st)->state_ttl(st, ttl_ms, update_type);
+}
+
+/* ------------------------------------------------------------------ */
+/* Event time (ABI 1.2)                                                */
+/* ------------------------------------------------------------------ */
+
+/* Flink's WatermarkStrategy.forMonotonousTimestamps(). */
+static inline cf_wm_strategy_t
+cf_wm_for_monotonous_timestamps(void)
+{
+    cf_wm_strategy_t w = {sizeof(cf_wm_strategy_t), CF_WM_MONOTONOUS, 0, 0,
+                          NULL, NULL};
+    return w;
+}
+
+/* Flink's WatermarkStrategy.forBoundedOutOfOrderness(Duration). */
+static inline cf_wm_strategy_t
+cf_wm_for_bounded_out_of_orderness(int64_t max_out_of_orderness_ms)
+{
+    cf_wm_strategy_t w = {sizeof(cf_wm_strategy_t), CF_WM_BOUNDED,
+                          max_out_of_orderness_ms, 0, NULL, NULL};
+    return w;
+}
+
+/* Flink's WatermarkStrategy.forGenerator(...). */
+static inline cf_wm_strategy_t
+cf_wm_for_generator(const cf_wm_gen_ops_t *gen)
+{
+    cf_wm_strategy_t w = {sizeof(cf_wm_strategy_t), CF_WM_CUSTOM, 0, 0,
+                          NULL, gen};
+    return w;
+}
+
+/* Flink's assignTimestampsAndWatermarks: a chained operator that sets each
+ * record's timestamp (st->timestamp, or keeps it) and generates
+ * watermarks. Set st->timestamp (withTimestampAssigner) and
+ * st->idle_timeout_ms (withIdleness) on the strategy before. udata is
+ * given to the timestamp function and generator (cf_ctx_udata). */
+static inline cf_stream_t *
+cf_stream_assign_timestamps_and_watermarks(cf_stream_t *s,
+                                           const cf_wm_strategy_t *st,
+                                           void *udata)
+{
+    return CF__API(s)->stream_assign_watermarks(s, st, udata);
+}
+
+/* A custom generator's watermark (ignored unless it advances). */
+static inline int
+cf_emit_watermark(cf_ctx_t *ctx, int64_t watermark)
+{
+    return CF__API(ctx)->emit_watermark(ctx, watermark);
+}
+
+/* The operator's current watermark (its input's; CF_WATERMARK_MIN before
+ * the first one). */
+static inline int64_t
+cf_ctx_current_watermark(cf_ctx_t *ctx)
+{
+    return CF__API(ctx)->current_watermark(ctx);
+}
+
+/* The timestamp of the record being processed, or of the timer firing
+ * (event time), or CF_NO_TIMESTAMP. */
+static inline int64_t
+cf_ctx_timestamp(cf_ctx_t *ctx)
+{
+    return CF__API(ctx)->timestamp(ctx);
+}
+
+/* The processing-time service's now, in epoch milliseconds. */
+static inline int64_t
+cf_ctx_processing_time(cf_ctx_t *ctx)
+{
+    return CF__API(ctx)->processing_time(ctx);
+}
+
+/* Flink's TimerService.registerEventTimeTimer /
+ * registerProcessingTimeTimer, for the current key (keyed operators) or
+ * the instance. A timer is unique per key and timestamp (registering it
+ * again does nothing); on_timer runs once when the watermark (event time)
+ * or the clock (processing time) passes ts. Timers are checkpointed. */
+static inline int
+cf_timer_register(cf_ctx_t *ctx, int time_domain, int64_t ts)
+{
+    return CF__API(ctx)->timer_register(ctx, time_domain, ts);
+}
+
+static inline int
+cf_timer_delete(cf_ctx_t *ctx, int time_domain, int64_t ts)
+{
+    return CF__API(ctx)->timer_delete(ctx, time_domain, ts);
+}
+
+/* Flink's ctx.output(OutputTag, value): a record to the side output named
+ * tag; cf_stream_side_output(s, tag) is that output as a stream
+ * (getSideOutput). Records to a tag nobody reads are dropped. */
+static inline int
+cf_emit_side(cf_ctx_t *ctx, const char *tag, const void *data, uint32_t len,
+             int64_t ts)
+{
+    return CF__API(ctx)->emit_side(ctx, tag, data, len, ts);
+}
+
+static inline cf_stream_t *
+cf_stream_side_output(cf_stream_t *s, const char *tag)
+{
+    return CF__API(s)->stream_side_output(s, tag);
+}
+
+/* Assigners (Flink's TumblingEventTimeWindows.of(size, offset), ...). */
+static inline cf_window_assigner_t
+cf_tumbling_windows(int time_domain, int64_t size_ms, int64_t offset_ms)
+{
+    cf_window_assigner_t a = {sizeof(cf_window_assigner_t),
+                              CF_WINDOW_TUMBLING, time_domain, size_ms, 0,
+                              offset_ms, 0};
+    return a;
+}
+
+static inline cf_window_assigner_t
+cf_sliding_windows(int time_domain, int64_t size_ms, int64_t slide_ms,
+                   int64_t offset_ms)
+{
+    cf_window_assigner_t a = {sizeof(cf_window_assigner_t),
+                              CF_WINDOW_SLIDING, time_domain, size_ms,
+                              slide_ms, offset_ms, 0};
+    return a;
+}
+
+static inline cf_window_assigner_t
+cf_session_windows(int time_domain, int64_t gap_ms)
+{
+    cf_window_assigner_t a = {sizeof(cf_window_assigner_t),
+                              CF_WINDOW_SESSION, time_domain, 0, 0, 0,
+                              gap_ms};
+    return a;
+}
+
+static inline cf_window_assigner_t
+cf_global_windows(void)
+{
+    cf_window_assigner_t a = {sizeof(cf_window_assigner_t),
+                              CF_WINDOW_GLOBAL, CF_TIME_EVENT, 0, 0, 0, 0};
+    return a;
+}
+
+/* keyed.window(assigner) on a keyed stream, or windowAll (parallelism 1)
+ * on a non-keyed one: a windowed stream, configured with the calls
+ * below and ended by reduce, aggregate or process. Invalid parameters
+ * (size <= 0, slide <= 0, |offset| >= slide, gap <= 0, negative
+ * lateness) fail the submission with a message naming the operator. */
+static inline cf_stream_t *
+cf_stream_window(cf_stream_t *s, const cf_window_assigner_t *a)
+{
+    return CF__API(s)->stream_window(s, a);
+}
+
+static inline cf_stream_t *
+cf_window_trigger(cf_stream_t *w, const cf_trigger_t *t)
+{
+    return CF__API(w)->window_trigger(w, t);
+}
+
+static inline cf_stream_t *
+cf_window_evictor(cf_stream_t *w, const cf_evictor_t *e)
+{
+    return CF__API(w)->window_evictor(w, e);
+}
+
+/* allowedLateness: elements up to ms behind the watermark still update
+ * their window and fire it again (late firing); later ones are dropped
+ * and counted (numLateRecordsDropped), or go to the late-data side
+ * output. */
+static inline cf_stream_t *
+cf_window_allowed_lateness(cf_stream_t *w, int64_t ms)
+{
+    return CF__API(w)->window_allowed_lateness(w, ms);
+}
+
+static inline cf_stream_t *
+cf_window_side_output_late_data(cf_stream_t *w, const char *tag)
+{
+    return CF__API(w)->window_side_output_late_data(w, tag);
+}
+
+/* Incremental: fn folds each element into the window's accumulator; the
+ * result (emitted at each firing) has the window's max timestamp. */
+static inline cf_stream_t *
+cf_window_reduce(cf_stream_t *w, const char *name, cf_reduce_fn fn,
+                 void *udata)
+{
+    return CF__API(w)->window_reduce(w, name, fn, udata);
+}
+
+static inline cf_stream_t *
+cf_window_aggregate(cf_stream_t *w, const char *name, const cf_agg_ops_t *ops,
+                    void *udata)
+{
+    return CF__API(w)->window_aggregate(w, name, ops, udata);
+}
+
+static inline cf_stream_t *
+cf_window_process(cf_stream_t *w, const char *name,
+                  const cf_window_process_ops_t *ops, void *udata)
+{
+    return CF__API(w)->window_process(w, name, ops, udata);
+}
+
+/* a.connect(b).process(...): a two-input operator; when a and b are both
+ * keyed, keyed state and timers are shared per key. */
+static inline cf_stream_t *
+cf_stream_connect_process(cf_stream_t *a, cf_stream_t *b, const char *name,
+                          const cf_co_process_ops_t *ops, void *udata)
+{
+    return CF__API(a)->stream_connect_process(a, b, name, ops, udata);
+}
+
+/* a.join(b).where(key of a).equalTo(key of b).window(w).apply(fn): a and
+ * b are keyed streams (their key selectors are where/equalTo); fn gets
+ * every pair of one window with the same key. */
+static inline cf_stream_t *
+cf_stream_window_join(cf_stream_t *a, cf_stream_t *b,
+                      const cf_window_assigner_t *w, const char *name,
+                      cf_join_fn fn, void *udata)
+{
+    return CF__API(a)->stream_window_join(a, b, w, name, fn, udata);
+}
+
+/* a.intervalJoin(b).between(lower, upper).process(fn) on keyed streams
+ * in event time: pairs with b.ts in [a.ts + lower, a.ts + upper]. */
+static inline cf_stream_t *
+cf_stream_interval_join(cf_stream_t *a, cf_stream_t *b, int64_t lower_ms,
+                        int64_t upper_ms, const char *name, cf_join_fn fn,
+                        void *udata)
+{
+    return CF__API(a)->stream_interval_join(a, b, lower_ms, upper_ms, name,
+                                            fn, udata);
 }
 
 /* ------------------------------------------------------------------ */

@@ -27,10 +27,10 @@ one_line "an executable" "cflink: $CFLINK: an executable, not a shared library" 
 # The bad-ABI plugin's constructor aborts: exit code 1 (not 134) proves
 # that no plugin code ran.
 one_line "other major ABI" \
-    "cflink: $PLUGINS/tp_bad_abi.so: plugin built for cflink ABI 99.0, but this cflink supports ABI 1.0 to 1.1" \
+    "cflink: $PLUGINS/tp_bad_abi.so: plugin built for cflink ABI 99.0, but this cflink supports ABI 1.0 to 1.2" \
     run -t local "$PLUGINS/tp_bad_abi.so"
 one_line "newer minor ABI" \
-    "cflink: $PLUGINS/tp_newer_minor.so: plugin built for cflink ABI 1.8, but this cflink supports ABI 1.0 to 1.1" \
+    "cflink: $PLUGINS/tp_newer_minor.so: plugin built for cflink ABI 1.9, but this cflink supports ABI 1.0 to 1.2" \
     info "$PLUGINS/tp_newer_minor.so"
 
 # Arguments.

@@ -99,8 +99,11 @@ proc_fn(cf_ctx_t *ctx, const cf_record_t *in)
     return cf_emit(ctx, c, sizeof *c, in->ts);
 }
 
-static const cf_process_ops_t proc_ops = {sizeof(cf_process_ops_t),
-                                          proc_open, proc_fn, NULL, NULL};
+/* The size of ABI 1.0's struct (before on_timer). */
+static const cf_process_ops_t proc_ops = {
+    .size = offsetof(cf_process_ops_t, on_timer),
+    .open = proc_open,
+    .process = proc_fn};
 
 typedef struct sink_acc_s {
     int64_t n, sum;

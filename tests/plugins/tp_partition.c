@@ -46,7 +46,7 @@ pass(cf_ctx_t *ctx, const cf_record_t *in)
 }
 
 static const cf_process_ops_t pass_ops = {sizeof(cf_process_ops_t), NULL,
-                                          pass, NULL, NULL};
+                                          pass, NULL, NULL, NULL};
 
 static int
 build(cf_env_t *env, int argc, char **argv)

@@ -81,7 +81,7 @@ proc_fn(cf_ctx_t *ctx, const cf_record_t *in)
 }
 
 static const cf_process_ops_t proc_ops = {sizeof(cf_process_ops_t), NULL,
-                                          proc_fn, NULL, NULL};
+                                          proc_fn, NULL, NULL, NULL};
 
 static cf_job_t *
 job_new(int parallelism)
