@@ -15,7 +15,7 @@
  * The 12-byte header never straddles two buffers; the payload may span
  * any number of buffers of the same channel.
  *
- * Events (end of partition; later barriers and watermarks) travel in-band
+ * Events (end of partition, barriers, watermarks) travel in-band
  * as buffers of their own, in order with the data: an event first ships
  * the partially filled data buffer of its subpartition. Event buffers are
  * allocated outside the pools (they are rare and small) and freed when
@@ -57,7 +57,22 @@ enum cf_net_event_e {
      * (the consumer runs finish()), 0 at a stop without drain (it does
      * not). */
     CF_NET_EV_END_OF_DATA = 4,
+    /* A watermark (event time, eventtime.c): no record with a timestamp
+     * <= watermark follows on this channel (Flink's Watermark). Sent by
+     * every operator whose output watermark advanced, to every channel of
+     * each of its outputs; CF_WATERMARK_MAX at the end of a drained
+     * input. Payload, little-endian: u8 version (1), i64 watermark. */
+    CF_NET_EV_WATERMARK = 5,
+    /* The channel's watermark status (Flink's WatermarkStatus): an idle
+     * channel is left out of the consumer's minimum until it becomes
+     * active again. Sent only on changes; a channel starts active.
+     * Payload: u8 version (1), u8 status (0 active, 1 idle). */
+    CF_NET_EV_WATERMARK_STATUS = 6,
 };
+
+#define CF_NET_WATERMARK_VERSION 1
+#define CF_NET_WATERMARK_LEN 9        /* u8 version, i64 watermark */
+#define CF_NET_WATERMARK_STATUS_LEN 2 /* u8 version, u8 status */
 
 typedef struct cf_net_env_s cf_net_env_t;
 typedef struct cf_net_pool_s cf_net_pool_t;

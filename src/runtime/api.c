@@ -9,8 +9,10 @@
 #include <string.h>
 
 #include "connectors.h"
+#include "eventtime.h"
 #include "op_ckpt.h"
 #include "runtime_int.h"
+#include "window.h"
 
 const cf_host_api_t cf_host_api = {
     .size = sizeof(cf_host_api_t),
@@ -100,6 +102,28 @@ const cf_host_api_t cf_host_api = {
     .aggregating_add = cf_kstate_aggregating_add,
     .aggregating_get = cf_kstate_aggregating_get,
     .state_ttl = cf_task_state_ttl,
+
+    /* ABI 1.2: event time (eventtime.c, timer_rt.c, window.c) */
+    .stream_assign_watermarks = cf_b_assign_watermarks,
+    .emit_watermark = cf_et_emit_watermark,
+    .current_watermark = cf_rt_current_watermark,
+    .timestamp = cf_rt_timestamp,
+    .processing_time = cf_rt_processing_time,
+    .timer_register = cf_rt_timer_register,
+    .timer_delete = cf_rt_timer_delete,
+    .emit_side = cf_task_emit_side,
+    .stream_side_output = cf_b_side_output,
+    .stream_window = cf_b_window,
+    .window_trigger = cf_b_window_trigger,
+    .window_evictor = cf_b_window_evictor,
+    .window_allowed_lateness = cf_b_window_allowed_lateness,
+    .window_side_output_late_data = cf_b_window_side_output_late_data,
+    .window_reduce = cf_b_window_reduce,
+    .window_aggregate = cf_b_window_aggregate,
+    .window_process = cf_b_window_process,
+    .stream_connect_process = cf_b_connect_process,
+    .stream_window_join = cf_b_window_join,
+    .stream_interval_join = cf_b_interval_join,
 };
 
 int

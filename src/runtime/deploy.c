@@ -70,11 +70,17 @@ cf_task_output_setup(cf_task_t *t, int o, cf_net_env_t *net, int minimal,
     /* The key selector of the HASH edge itself (a union of keyed streams
      * feeds a non-keyed consumer). */
     w->key_fn = consumer->key_fn;
-    for (int e = 0; e < job->env->nedges; e++) {
-        cf_sedge_t *se = &job->env->edges[e];
-        if (se->src == jv->ops[out->op].node && se->dst == consumer->id &&
-            se->key_fn != NULL)
-            w->key_fn = se->key_fn;
+    if (out->edge >= 0 && out->edge < job->env->nedges) {
+        /* The output's own edge (cf_job_decode matched it). */
+        if (job->env->edges[out->edge].key_fn != NULL)
+            w->key_fn = job->env->edges[out->edge].key_fn;
+    } else {
+        for (int e = 0; e < job->env->nedges; e++) {
+            cf_sedge_t *se = &job->env->edges[e];
+            if (se->src == jv->ops[out->op].node &&
+                se->dst == consumer->id && se->key_fn != NULL)
+                w->key_fn = se->key_fn;
+        }
     }
     if (out->partitioner == CF_PARTITION_HASH && w->key_fn == NULL)
         return cf_error_set(errp, CF_EGRAPH,

@@ -27,6 +27,7 @@
 #include "jobgraph.pb-c.h"
 #include "op_ckpt.h"
 #include "runtime_int.h"
+#include "window.h"
 
 /* ------------------------------------------------------------------ */
 /* Environment and nodes                                               */
@@ -71,6 +72,8 @@ cf_env_destroy(cf_env_t *env)
         cf_free(n->uid);
         cf_free(n->in);
         cf_free(n->out);
+        if (n->win != NULL)
+            cf_window_conf_free(n->win);
         cf_free(n);
     }
     cf_free(env->nodes);
@@ -78,9 +81,14 @@ cf_env_destroy(cf_env_t *env)
     while (env->streams) {
         cf_stream_t *s = env->streams;
         env->streams = s->next_alloc;
+        if (s->win != NULL)
+            cf_window_conf_free(s->win);
         cf_free(s->refs);
         cf_free(s);
     }
+    for (int i = 0; i < env->ntags; i++)
+        cf_free(env->tags[i]);
+    cf_free(env->tags);
     cf_free(env->job_name);
     cf_free(env->error);
     cf_free(env);
@@ -96,6 +104,17 @@ cf_env_error(cf_env_t *env, const char *fmt, ...)
         va_end(ap);
     }
     return CF_ERR;
+}
+
+const char *
+cf_env_intern(cf_env_t *env, const char *tag)
+{
+    for (int i = 0; i < env->ntags; i++)
+        if (strcmp(env->tags[i], tag) == 0)
+            return env->tags[i];
+    CF_GROW(&env->tags, &env->tags_cap, env->ntags + 1);
+    env->tags[env->ntags] = cf_strdup(tag);
+    return env->tags[env->ntags++];
 }
 
 cf_snode_t *
@@ -118,6 +137,8 @@ cf_op_default_name(cf_op_kind_t kind, int keyed)
     case CF_OP_REDUCE: return "Keyed Reduce";
     case CF_OP_SINK: return "Unnamed";
     case CF_OP_SINK_2PC: return "Unnamed";
+    case CF_OP_TIMESTAMPS: return "Timestamps/Watermarks";
+    case CF_OP_WINDOW: return "Window";
     }
     return "Unnamed";
 }
@@ -151,7 +172,7 @@ cf_node_new(cf_env_t *env, cf_op_kind_t kind, const char *name, int keyed)
     return n;
 }
 
-static cf_stream_t *
+cf_stream_t *
 cf_stream_new(cf_env_t *env, int nrefs)
 {
     cf_stream_t *s = CF_NEW(cf_stream_t);
@@ -182,7 +203,7 @@ cf_connect(cf_stream_t *s, cf_snode_t *dst)
         cf_sref_t *r = &s->refs[i];
         cf_snode_t *src = cf_env_node(env, r->node);
         cf_sedge_t e = {r->node, dst->id, r->partitioner, r->key_fn,
-                        r->key_udata};
+                        r->key_udata, r->tag};
         CF_GROW(&env->edges, &env->edges_cap, env->nedges + 1);
         env->edges[env->nedges] = e;
         CF_GROW(&src->out, &src->out_cap, src->nout + 1);
@@ -199,7 +220,7 @@ cf_connect(cf_stream_t *s, cf_snode_t *dst)
 }
 
 /* Common checks of a transformation's input. */
-static int
+int
 cf_check_input(cf_stream_t *s, const char *what)
 {
     if (s->sink)
@@ -209,7 +230,7 @@ cf_check_input(cf_stream_t *s, const char *what)
     return 0;
 }
 
-static cf_stream_t *
+cf_stream_t *
 cf_transform(cf_stream_t *s, cf_op_kind_t kind, const char *what,
              const char *name, void *udata, cf_snode_t **out)
 {
@@ -286,7 +307,7 @@ cf_b_env_fail(cf_env_t *env, const char *fmt, va_list ap)
 
 /* Copy a size-prefixed ops struct of the plugin: fields the plugin's
  * (older) header did not have stay zero. */
-static void
+void
 cf_copy_ops(void *dst, size_t dst_size, const void *src)
 {
     uint32_t n;
@@ -476,14 +497,17 @@ cf_b_sink_2pc(cf_stream_t *s, const char *name, const cf_2pc_sink_ops_t *ops,
 }
 
 /* The operator a setting applies to: the stream must be an operator's
- * direct output (not a union, partitioned or keyed stream). */
+ * direct output (not a union, partitioned, keyed or side output stream:
+ * a side output has no settings of its own, as Flink's getSideOutput
+ * returns a plain DataStream). */
 static cf_snode_t *
 cf_setting_target(cf_stream_t *s, const char *what)
 {
-    if (s->nrefs != 1 || s->refs[0].partitioner != 0 || s->keyed) {
+    if (s->nrefs != 1 || s->refs[0].partitioner != 0 || s->keyed ||
+        s->refs[0].tag != NULL) {
         cf_env_error(s->env,
                      "%s() applies to an operator, not to a union, "
-                     "partitioned or keyed stream",
+                     "partitioned, keyed or side output stream",
                      what);
         return NULL;
     }
@@ -990,6 +1014,48 @@ cf_job_encode(const cf_job_t *job, uint8_t **buf, size_t *len)
     return 0;
 }
 
+/* The StreamGraph edge of each vertex output of a decoded graph (the
+ * message does not carry it): the k-th output of operator n into vertex
+ * T is the k-th edge from n to T's head, since cf_jobgraph_build made
+ * them in edge order. The edge gives the output its key selector and
+ * side output tag. Indices are checked here: the graph is untrusted. */
+static void
+cf_job_match_edges(cf_job_t *job)
+{
+    cf_env_t *env = job->env;
+
+    for (int vi = 0; vi < job->nvertices; vi++) {
+        cf_jvertex_t *v = &job->vertices[vi];
+        for (int o = 0; o < v->nouts; o++) {
+            cf_jout_t *out = &v->outs[o];
+            cf_snode_t *n;
+            int head, before = 0;
+
+            out->edge = -1;
+            if (out->op < 0 || out->op >= v->nops || out->target < 0 ||
+                out->target >= job->nvertices ||
+                job->vertices[out->target].nops < 1)
+                continue;
+            n = cf_env_node(env, v->ops[out->op].node);
+            head = job->vertices[out->target].ops[0].node;
+            if (n == NULL)
+                continue;
+            for (int p = 0; p < o; p++)
+                before += v->outs[p].op == out->op &&
+                          v->outs[p].target == out->target;
+            for (int k = 0; k < n->nout; k++) {
+                int e = n->out[k];
+                if (e < 0 || e >= env->nedges || env->edges[e].dst != head)
+                    continue;
+                if (before-- == 0) {
+                    out->edge = e;
+                    break;
+                }
+            }
+        }
+    }
+}
+
 /* Rebuild job->vertices from an encoded JobGraph, binding operators to
  * the nodes of job->env by node id (and checking that they match). */
 int
@@ -1061,6 +1127,7 @@ cf_job_decode(cf_job_t *job, const uint8_t *buf, size_t len,
             v->ins[k] = (cf_jin_t){pv->inputs[k]->source_vertex,
                                    pv->inputs[k]->source_output};
     }
+    cf_job_match_edges(job);
 out:
     cflink__job_graph__free_unpacked(jg, NULL);
     return rc;

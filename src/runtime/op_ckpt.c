@@ -50,6 +50,8 @@ struct cf_op_ckpt_s {
     int aborted_open; /* the open transaction was aborted */
     /* restore */
     int finished_on_restore;
+    /* timers (timer_rt.c): the firing timer's key and namespace */
+    cf_buf_t timer_key;
 };
 
 struct cf_op_snap_s {
@@ -103,6 +105,15 @@ cf_op_fail_err(cf_ctx_t *ctx, cf_error_t *err, int rc)
     atomic_store(&t->user_failed, 1);
     cf_error_free(err);
     return rc < 0 ? rc : CF_EUSER;
+}
+
+uint8_t *
+cf_op_timer_buf(cf_ctx_t *ctx, uint32_t cap)
+{
+    struct cf_op_ckpt_s *ck = cf_op_ck(ctx);
+    /* At least one byte, so that data is never NULL. */
+    cf_kstate_buf_reserve(&ck->timer_key, cap ? cap : 1);
+    return ck->timer_key.data;
 }
 
 int
@@ -513,6 +524,7 @@ cf_op_ckpt_close(cf_ctx_t *ctx, int failed)
         cf_txn_free_all(ck);
         cf_free(ck->txn.data);
         cf_free(ck->item.data);
+        cf_free(ck->timer_key.data);
         cf_free(ck);
         ctx->ck = NULL;
     }
@@ -628,6 +640,16 @@ cf_task_state_aggregating(cf_ctx_t *ctx, const char *name,
                 "Keyed state can only be used on a 'keyed stream', i.e., "
                 "after a 'keyBy()' operation (state '%s' in operator '%s').",
                 name ? name : "", ctx->node->name);
+        return NULL;
+    }
+    /* Host-owned keyed states (the timers' "_cflink_timers_*") use the
+     * reserved prefix; a user state by such a name would collide. */
+    if (name != NULL &&
+        strncmp(name, CF_RESERVED_PREFIX, strlen(CF_RESERVED_PREFIX)) == 0) {
+        cf_fail(ctx,
+                "keyed state name '%s' of operator '%s' is reserved (names "
+                "starting with '%s')",
+                name, ctx->node->name, CF_RESERVED_PREFIX);
         return NULL;
     }
     /* Copied by size: a shorter (older) struct leaves fields NULL. */

@@ -66,6 +66,12 @@ int cf_op_restored_finished(const cf_ctx_t *ctx);
  * (CF_ECANCELED untouched). Thread: task. */
 int cf_op_ckpt_failed(cf_ctx_t *ctx, int rc, const char *what);
 
+/* A buffer of ctx with room for cap bytes, reused (grown, never shrunk)
+ * and freed by cf_op_ckpt_close: timer_rt.c copies a firing timer's key
+ * and namespace into it, and the keyed backend borrows the key from it
+ * while on_timer runs. Thread: task. */
+uint8_t *cf_op_timer_buf(cf_ctx_t *ctx, uint32_t cap);
+
 /* Builder function of the host table (graph.c). */
 cf_stream_t *cf_b_sink_2pc(cf_stream_t *s, const char *name,
                            const cf_2pc_sink_ops_t *ops, void *udata);

@@ -270,6 +270,12 @@ cf_exec_state_t cf_task_state(const cf_task_t *t);
 void cf_task_counters(const cf_task_t *t, int64_t *records_in,
                       int64_t *records_out, int64_t *bytes_in,
                       int64_t *bytes_out);
+/* Event-time figures of a running task (any thread; ABI 1.2): the
+ * currentInputWatermark of its head operator (INT64_MIN: none yet; a
+ * source task: the watermark its chain emitted last) and
+ * numLateRecordsDropped summed over its window operators. */
+int64_t cf_task_input_watermark(const cf_task_t *t);
+uint64_t cf_task_late_records_dropped(const cf_task_t *t);
 /* SCHEDULED -> DEPLOYING, start the thread. */
 int cf_task_start(cf_task_t *t, cf_error_t **errp);
 /* Ask the thread to stop (CANCELING -> CANCELED). Thread: any. */

@@ -31,6 +31,9 @@ typedef enum cf_op_kind_e {
     CF_OP_REDUCE,
     CF_OP_SINK,
     CF_OP_SINK_2PC, /* a two-phase-commit sink (op_ckpt.c) */
+    /* ABI 1.2 (event time) */
+    CF_OP_TIMESTAMPS, /* assignTimestampsAndWatermarks (eventtime.c) */
+    CF_OP_WINDOW,     /* the window operator (window.c) */
 } cf_op_kind_t;
 
 /* Flink's ChainingStrategy. */
@@ -51,7 +54,26 @@ typedef struct cf_sedge_s {
     int partitioner; /* 0 while unresolved */
     cf_key_fn key_fn; /* for HASH */
     void *key_udata;
+    const char *tag; /* side output tag (interned in the env), or NULL */
 } cf_sedge_t;
+
+/* The window operator's configuration (window.c): set by
+ * cf_stream_window and the window_* calls, completed by reduce,
+ * aggregate or process. */
+enum { CF_WFN_REDUCE = 1, CF_WFN_AGGREGATE = 2, CF_WFN_PROCESS = 3 };
+
+typedef struct cf_window_conf_s {
+    cf_window_assigner_t assigner;
+    cf_trigger_t trigger; /* kind CF_TRIGGER_DEFAULT: the assigner's */
+    cf_evictor_t evictor; /* kind 0: none */
+    int64_t lateness_ms;
+    const char *late_tag; /* side output of late data, or NULL */
+    int fn_kind;          /* CF_WFN_* */
+    cf_reduce_fn reduce;
+    cf_agg_ops_t agg;
+    cf_window_process_ops_t process;
+    int all; /* windowAll: non-keyed, parallelism 1 */
+} cf_window_conf_t;
 
 typedef struct cf_snode_s {
     int id; /* 1-based, creation order */
@@ -75,6 +97,10 @@ typedef struct cf_snode_s {
     cf_2pc_sink_ops_t sink2pc;
     cf_process_ops_t process;
     cf_hooks_t hooks;
+    /* ABI 1.2 */
+    cf_wm_strategy_t wm;  /* CF_OP_TIMESTAMPS */
+    cf_wm_gen_ops_t wm_gen;
+    cf_window_conf_t *win; /* CF_OP_WINDOW (owned) */
     void *udata;
     cf_sedge_t *in;
     int nin, in_cap;
@@ -90,6 +116,7 @@ typedef struct cf_sref_s {
     int partitioner;
     cf_key_fn key_fn;
     void *key_udata;
+    const char *tag; /* a side output of node (interned), or NULL */
 } cf_sref_t;
 
 struct cf_stream_s {
@@ -100,6 +127,10 @@ struct cf_stream_s {
     int nrefs;
     int keyed;
     int sink; /* a DataStreamSink: no further transformation */
+    /* A WindowedStream / AllWindowedStream (cf_stream_window): only the
+     * window_* calls apply; owned by the stream until reduce, aggregate or
+     * process moves it into the node. */
+    cf_window_conf_t *win;
 };
 
 struct cf_env_s {
@@ -115,6 +146,10 @@ struct cf_env_s {
     int nedges, edges_cap;
     struct cf_stream_s *streams; /* every handle, for freeing */
     char *error;                 /* the first misuse, or NULL */
+    /* Side output tags, interned (cf_env_intern): sref/sedge tags point
+     * here, so they outlive the plugin's strings and compare by pointer. */
+    char **tags;
+    int ntags, tags_cap;
 };
 
 /* ------------------------------------------------------------------ */
@@ -173,7 +208,16 @@ void cf_env_destroy(cf_env_t *env);
 int cf_env_error(cf_env_t *env, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 cf_snode_t *cf_env_node(cf_env_t *env, int id);
+/* The env's copy of tag (one per distinct string, freed with the env).
+ * Thread: the builder's. */
+const char *cf_env_intern(cf_env_t *env, const char *tag);
 int cf_jobgraph_build(cf_job_t *job, cf_error_t **errp);
+/* Graph helpers for builder functions in other files (window.c, ...). */
+cf_stream_t *cf_stream_new(cf_env_t *env, int nrefs);
+int cf_check_input(cf_stream_t *s, const char *what);
+cf_stream_t *cf_transform(cf_stream_t *s, cf_op_kind_t kind, const char *what,
+                          const char *name, void *udata, cf_snode_t **out);
+void cf_copy_ops(void *dst, size_t dst_size, const void *src);
 void cf_jobgraph_free(cf_job_t *job);
 int cf_job_decode(cf_job_t *job, const uint8_t *buf, size_t len,
                   cf_error_t **errp);
@@ -246,7 +290,25 @@ struct cf_ctx_s {
     cf_opstate_backend_t *opstate; /* created on first use */
     int restored;                  /* cf_ctx_is_restored */
     struct cf_op_ckpt_s *ck;       /* 2PC sink bookkeeping, or NULL */
+    /* event time (ABI 1.2) */
+    struct cf_timers_s *timers;    /* keyed operators that use timers */
+    int64_t cur_ts;                /* cf_ctx_timestamp */
+    int64_t watermark;             /* this operator's input watermark */
+    struct cf_winop_s *winop;      /* CF_OP_WINDOW (window.c) */
+    struct cf_wmgen_s *wmgen;      /* CF_OP_TIMESTAMPS (eventtime.c) */
+    /* Side outputs (eventtime.c): the outputs whose edge carries a tag.
+     * chained / writers above hold only the main (untagged) outputs, so
+     * cf_emit's path does not look at tags. */
+    struct cf_side_out_s *side;
+    int nside;
 };
+
+/* A tagged output of an operator: a chained successor or a writer. */
+typedef struct cf_side_out_s {
+    const char *tag; /* interned in the env */
+    struct cf_ctx_s *chained; /* or NULL */
+    struct cf_rw_s *writer;   /* or NULL */
+} cf_side_out_t;
 
 /* A record writer: one non-chained output of a task. */
 typedef struct cf_rw_s {
@@ -265,6 +327,10 @@ typedef struct cf_rw_s {
 } cf_rw_t;
 
 int cf_task_emit(cf_ctx_t *ctx, const void *data, uint32_t len, int64_t ts);
+/* ABI 1.2 (task.c / eventtime.c): side outputs, clocks, timers. */
+int cf_task_emit_side(cf_ctx_t *ctx, const char *tag, const void *data,
+                      uint32_t len, int64_t ts);
+int64_t cf_task_processing_time(cf_ctx_t *ctx); /* the task's clock, ms */
 int cf_task_fail(cf_ctx_t *ctx, const char *fmt, va_list ap);
 void cf_task_log(cf_ctx_t *ctx, int level, const char *fmt, va_list ap);
 void *cf_task_udata(cf_ctx_t *ctx);

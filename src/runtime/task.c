@@ -32,14 +32,25 @@
  * task then waits, still serving barriers and mails, until a checkpoint
  * taken after its end of input completed (FLIP-147), and until its
  * inputs sent END_OF_PARTITION; then END_OF_PARTITION downstream.
+ *
+ * Event time (eventtime.c, docs/internals/eventtime.md): watermark and
+ * watermark status events go to cf_et_on_event; a drained end of input
+ * sends CF_WATERMARK_MAX through the chain before finish(); between
+ * buffers / next() calls the loop runs periodic watermark generation and
+ * processing-time timers (cf_et_poll) and its waits end at their next
+ * deadline. Side outputs: ctx->chained / ctx->writers are the main
+ * outputs only, tagged ones are in ctx->side (cf_task_emit_side).
  */
 #include <errno.h>
 #include <string.h>
 
+#include "eventtime.h"
 #include "netmgr.h"
 #include "op_ckpt.h"
 #include "snap_writer.h"
 #include "task.h"
+#include "timers.h"
+#include "window.h"
 
 /* ------------------------------------------------------------------ */
 /* Record writers                                                      */
@@ -154,11 +165,38 @@ cf_task_emit(cf_ctx_t *ctx, const void *data, uint32_t len, int64_t ts)
     return cf_ctx_push(ctx, &r);
 }
 
+/* Flink's ctx.output(tag, value): only the outputs made from
+ * getSideOutput(tag) of this operator; nobody reads it: dropped. Tags
+ * are interned, so the pointer test usually decides. */
+int
+cf_task_emit_side(cf_ctx_t *ctx, const char *tag, const void *data,
+                  uint32_t len, int64_t ts)
+{
+    cf_record_t r = {data, len, ts};
+    int rc;
+
+    if (tag == NULL)
+        return cf_fail(ctx, "cf_emit_side() needs a tag (operator '%s')",
+                       ctx->node->name);
+    for (int i = 0; i < ctx->nside; i++) {
+        cf_side_out_t *o = &ctx->side[i];
+        if (o->tag != tag && strcmp(o->tag, tag) != 0)
+            continue;
+        rc = o->chained ? o->chained->invoke(o->chained, &r)
+                        : cf_rw_write(o->writer, &r);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 static int
 cf_op_map(cf_ctx_t *ctx, const cf_record_t *r)
 {
     cf_record_t out = *r;
-    int rc = ctx->node->fn.map(ctx, r, &out);
+    int rc;
+    ctx->cur_ts = r->ts;
+    rc = ctx->node->fn.map(ctx, r, &out);
     if (rc < 0)
         return cf_op_failed(ctx, rc, "map function");
     return cf_ctx_push(ctx, &out);
@@ -167,7 +205,9 @@ cf_op_map(cf_ctx_t *ctx, const cf_record_t *r)
 static int
 cf_op_filter(cf_ctx_t *ctx, const cf_record_t *r)
 {
-    int rc = ctx->node->fn.filter(ctx, r);
+    int rc;
+    ctx->cur_ts = r->ts;
+    rc = ctx->node->fn.filter(ctx, r);
     if (rc < 0)
         return cf_op_failed(ctx, rc, "filter function");
     return rc ? cf_ctx_push(ctx, r) : 0;
@@ -176,14 +216,18 @@ cf_op_filter(cf_ctx_t *ctx, const cf_record_t *r)
 static int
 cf_op_flat_map(cf_ctx_t *ctx, const cf_record_t *r)
 {
-    int rc = ctx->node->fn.flat_map(ctx, r);
+    int rc;
+    ctx->cur_ts = r->ts;
+    rc = ctx->node->fn.flat_map(ctx, r);
     return rc < 0 ? cf_op_failed(ctx, rc, "flatMap function") : 0;
 }
 
 static int
 cf_op_process_fn(cf_ctx_t *ctx, const cf_record_t *r)
 {
-    int rc = ctx->node->process.process(ctx, r);
+    int rc;
+    ctx->cur_ts = r->ts;
+    rc = ctx->node->process.process(ctx, r);
     return rc < 0 ? cf_op_failed(ctx, rc, "process function") : 0;
 }
 
@@ -191,8 +235,9 @@ static int
 cf_op_reduce(cf_ctx_t *ctx, const cf_record_t *r)
 {
     cf_slice_t v;
-    int rc = cf_kstate_reducing_add(ctx->reduce_state, r->data, r->len,
-                                    r->ts);
+    int rc;
+    ctx->cur_ts = r->ts;
+    rc = cf_kstate_reducing_add(ctx->reduce_state, r->data, r->len, r->ts);
     if (rc < 0)
         return cf_op_failed(ctx, rc, "reduce function");
     cf_kstate_reducing_get(ctx->reduce_state, &v);
@@ -203,15 +248,35 @@ cf_op_reduce(cf_ctx_t *ctx, const cf_record_t *r)
 static int
 cf_op_sink(cf_ctx_t *ctx, const cf_record_t *r)
 {
-    int rc = ctx->node->sink.invoke(ctx, r);
+    int rc;
+    ctx->cur_ts = r->ts;
+    rc = ctx->node->sink.invoke(ctx, r);
     return rc < 0 ? cf_op_failed(ctx, rc, "sink") : 0;
 }
 
 static int
 cf_op_sink_2pc(cf_ctx_t *ctx, const cf_record_t *r)
 {
-    int rc = cf_op_sink_2pc_invoke(ctx, r);
+    int rc;
+    ctx->cur_ts = r->ts;
+    rc = cf_op_sink_2pc_invoke(ctx, r);
     return rc < 0 ? cf_op_failed(ctx, rc, "sink") : 0;
+}
+
+static int
+cf_op_window(cf_ctx_t *ctx, const cf_record_t *r)
+{
+    int rc;
+    ctx->cur_ts = r->ts;
+    rc = cf_winop_invoke(ctx, r);
+    return rc < 0 ? cf_op_failed(ctx, rc, "window function") : 0;
+}
+
+static int
+cf_op_timestamps(cf_ctx_t *ctx, const cf_record_t *r)
+{
+    int rc = cf_et_timestamps_invoke(ctx, r);
+    return rc < 0 ? cf_op_failed(ctx, rc, "timestamp assigner") : 0;
 }
 
 /* The head of a keyed vertex: select the record's key first. */
@@ -238,6 +303,9 @@ cf_op_bind(cf_ctx_t *ctx)
     case CF_OP_SINK: ctx->body = cf_op_sink; break;
     case CF_OP_SINK_2PC: ctx->body = cf_op_sink_2pc; break;
     case CF_OP_SOURCE: ctx->body = NULL; break;
+    /* ABI 1.2 (eventtime.c, window.c) */
+    case CF_OP_TIMESTAMPS: ctx->body = cf_op_timestamps; break;
+    case CF_OP_WINDOW: ctx->body = cf_op_window; break;
     }
     ctx->invoke = ctx->kstate ? cf_op_keyed : ctx->body;
 }
@@ -257,6 +325,24 @@ cf_op_open(cf_ctx_t *ctx)
         open = n->sink2pc.open;
     else if (n->kind == CF_OP_PROCESS && n->process.open)
         open = n->process.open;
+    if (n->kind == CF_OP_TIMESTAMPS)
+        cf_et_timestamps_open(ctx);
+    if (n->kind == CF_OP_WINDOW) {
+        /* The window operator's open registers its state and calls the
+         * user's open; its timers exist first. */
+        ctx->opened = 1;
+        if ((rc = cf_rt_timers_open(ctx)) < 0 ||
+            (rc = cf_winop_open(ctx)) < 0)
+            return cf_op_failed(ctx, rc, "open");
+        return atomic_load(&ctx->task->user_failed) ? CF_EUSER : 0;
+    }
+    if (n->kind == CF_OP_PROCESS && n->process.on_timer != NULL &&
+        ctx->kstate != NULL) {
+        /* Restored timers are rebuilt before the user's open. */
+        ctx->opened = 1;
+        if ((rc = cf_rt_timers_open(ctx)) < 0)
+            return cf_op_failed(ctx, rc, "open");
+    }
     if (n->kind == CF_OP_REDUCE) {
         cf_error_t *err = NULL;
         ctx->reduce_state = cf_kstate_register(
@@ -289,6 +375,8 @@ cf_op_finish(cf_ctx_t *ctx)
         fin = n->sink2pc.finish;
     else if (n->kind == CF_OP_PROCESS && n->process.finish)
         fin = n->process.finish;
+    else if (n->kind == CF_OP_WINDOW)
+        fin = cf_winop_finish;
     if (fin && (rc = fin(ctx)) < 0)
         return cf_op_failed(ctx, rc, "finish");
     return 0;
@@ -310,8 +398,18 @@ cf_op_close(cf_ctx_t *ctx)
         close = n->sink2pc.close;
     else if (n->kind == CF_OP_PROCESS && n->process.close)
         close = n->process.close;
-    if (close)
+    if (n->kind == CF_OP_WINDOW)
+        cf_winop_close(ctx);
+    else if (close)
         close(ctx);
+    if (n->kind == CF_OP_TIMESTAMPS)
+        cf_et_timestamps_close(ctx);
+    /* The timer service lives on the keyed backend (freed later, with
+     * the task). */
+    if (ctx->timers != NULL) {
+        cf_timers_free(ctx->timers);
+        ctx->timers = NULL;
+    }
     ctx->opened = 0;
 }
 
@@ -428,6 +526,15 @@ cf_task_kstate(cf_ctx_t *ctx, const char *name, cf_state_kind_t kind,
         cf_fail(ctx,
                 "Keyed state can only be used on a 'keyed stream', i.e., "
                 "after a 'keyBy()' operation (state '%s' in operator '%s').",
+                name, ctx->node->name);
+        return NULL;
+    }
+    /* The host keeps its own keyed state under these names (timers, window
+     * contents): a user state of the same name would corrupt it. */
+    if (name != NULL && strncmp(name, "_cflink", 7) == 0) {
+        cf_fail(ctx,
+                "keyed state name '%s' of operator '%s' is reserved (names "
+                "starting with '_cflink')",
                 name, ctx->node->name);
         return NULL;
     }
@@ -869,6 +976,15 @@ cf_task_end_input(cf_task_t *t, int drain)
     t->input_ended = 1;
     if (!drain)
         t->eod_nodrain = 1;
+    /* The end of event time first, as Flink's MAX_WATERMARK at the end
+     * of input: every event-time timer and window fires before finish.
+     * Not after a stop without drain (the job resumes from the
+     * savepoint). */
+    if (drain && !t->finished_on_restore &&
+        (rc = cf_et_end_of_input(t)) < 0)
+        return rc;
+    if (atomic_load(&t->user_failed))
+        return CF_EUSER;
     for (int i = 0; i < t->nctxs && drain && !t->finished_on_restore; i++)
         if ((rc = cf_op_finish(&t->ctxs[i])) < 0)
             return rc;
@@ -1134,6 +1250,17 @@ cf_task_mail(cf_task_t *t)
 /* Task lifecycle                                                      */
 /* ------------------------------------------------------------------ */
 
+/* The tag of the edge from src to its chained successor dst (which has
+ * that one input), or NULL. */
+static const char *
+cf_task_edge_tag(const cf_snode_t *src, const cf_snode_t *dst)
+{
+    for (int i = 0; i < dst->nin; i++)
+        if (dst->in[i].src == src->id)
+            return dst->in[i].tag;
+    return NULL;
+}
+
 cf_task_t *
 cf_task_new(cf_exec_t *exec, cf_job_t *job, int vertex_idx, int subtask,
             int attempt, int nchannels, int64_t flush_ns)
@@ -1166,12 +1293,15 @@ cf_task_new(cf_exec_t *exec, cf_job_t *job, int vertex_idx, int subtask,
         c->api = &cf_host_api;
         c->task = t;
         c->node = cf_env_node(job->env, v->ops[i].node);
-        c->nchained = v->ops[i].nchained;
-        c->chained = cf_calloc((size_t)c->nchained + 1, sizeof(cf_ctx_t *));
-        for (int k = 0; k < c->nchained; k++)
-            c->chained[k] = &t->ctxs[v->ops[i].chained[k]];
-        c->nwriters = v->ops[i].noutputs;
-        c->writers = cf_calloc((size_t)c->nwriters + 1, sizeof(cf_rw_t *));
+        /* Outputs are split: main ones (chained, writers) and side ones
+         * (tagged edges), filled below. */
+        c->chained = cf_calloc((size_t)v->ops[i].nchained + 1,
+                               sizeof(cf_ctx_t *));
+        c->writers = cf_calloc((size_t)v->ops[i].noutputs + 1,
+                               sizeof(cf_rw_t *));
+        c->side = cf_calloc(
+            (size_t)(v->ops[i].nchained + v->ops[i].noutputs) + 1,
+            sizeof(cf_side_out_t));
         if (c->node->keyed && i == 0) {
             int lo, hi;
             cf_keygroup_range(v->max_parallelism, v->parallelism, subtask,
@@ -1184,9 +1314,28 @@ cf_task_new(cf_exec_t *exec, cf_job_t *job, int vertex_idx, int subtask,
     t->nwriters = v->nouts;
     t->writers = cf_calloc((size_t)t->nwriters + 1, sizeof(cf_rw_t));
     t->pools = cf_calloc((size_t)t->nwriters + 1, sizeof(cf_net_pool_t *));
-    for (int i = 0; i < v->nops; i++)
-        for (int k = 0; k < v->ops[i].noutputs; k++)
-            t->ctxs[i].writers[k] = &t->writers[v->ops[i].outputs[k]];
+    for (int i = 0; i < v->nops; i++) {
+        cf_ctx_t *c = &t->ctxs[i];
+        for (int k = 0; k < v->ops[i].nchained; k++) {
+            cf_ctx_t *d = &t->ctxs[v->ops[i].chained[k]];
+            const char *tag = cf_task_edge_tag(c->node, d->node);
+            if (tag == NULL)
+                c->chained[c->nchained++] = d;
+            else
+                c->side[c->nside++] = (cf_side_out_t){tag, d, NULL};
+        }
+        for (int k = 0; k < v->ops[i].noutputs; k++) {
+            cf_jout_t *o = &v->outs[v->ops[i].outputs[k]];
+            cf_rw_t *w = &t->writers[v->ops[i].outputs[k]];
+            const char *tag = o->edge >= 0 && o->edge < job->env->nedges
+                                  ? job->env->edges[o->edge].tag
+                                  : NULL;
+            if (tag == NULL)
+                c->writers[c->nwriters++] = w;
+            else
+                c->side[c->nside++] = (cf_side_out_t){tag, NULL, w};
+        }
+    }
     if (nchannels > 0) {
         t->nchannels = nchannels;
         t->live_channels = nchannels;
@@ -1197,6 +1346,7 @@ cf_task_new(cf_exec_t *exec, cf_job_t *job, int vertex_idx, int subtask,
         t->ch_end = cf_calloc((size_t)nchannels, 1);
         t->align_seen = cf_calloc((size_t)nchannels, 1);
     }
+    cf_et_task_init(t);
     return t;
 }
 
@@ -1254,9 +1404,11 @@ cf_task_destroy(cf_task_t *t)
         cf_ctx_t *c = &t->ctxs[i];
         cf_free(c->chained);
         cf_free(c->writers);
+        cf_free(c->side);
         cf_free(c->scratch);
         cf_kstate_backend_destroy(c->kstate);
     }
+    cf_et_task_free(t);
     cf_free(t->ctxs);
     for (int i = 0; i < t->nwriters; i++)
         cf_net_pool_destroy(t->pools[i]);
@@ -1331,6 +1483,8 @@ cf_task_wait(cf_task_t *t, uint64_t *seen, int64_t max_ns)
     int64_t deadline = cf_mono_ns() + max_ns;
     if (t->flush_interval_ns >= 0 && t->next_flush_ns < deadline)
         deadline = t->next_flush_ns;
+    if (t->et_poll && !t->input_ended && t->et_wake_ns < deadline)
+        deadline = t->et_wake_ns; /* periodic watermarks, timers */
     cf_signal_wait(&t->sig, seen, deadline);
     cf_task_maybe_flush(t);
 }
@@ -1382,6 +1536,8 @@ cf_task_run_source(cf_task_t *t)
                 cf_task_wait(t, &seen, 100 * 1000000LL);
             continue;
         }
+        if (t->et_poll && (rc = cf_et_poll(t)) < 0)
+            return rc;
         rc = head->node->source.next(head);
         if (rc < 0)
             return atomic_load(&t->cancel) && rc == CF_ECANCELED
@@ -1441,12 +1597,21 @@ cf_task_on_event(cf_task_t *t, int ch, const cf_net_buf_t *buf)
         t->eod_channels++;
         if (buf->len >= 1 && buf->data[0] == 0)
             t->eod_nodrain = 1;
+        if ((rc = cf_et_channel_ended(t, ch)) < 0)
+            return rc;
         break;
+    case CF_NET_EV_WATERMARK:
+    case CF_NET_EV_WATERMARK_STATUS:
+        return cf_et_on_event(t, ch, buf);
     case CF_NET_EV_END_OF_PARTITION:
         if (t->ch_end[ch] == 2)
             return 0;
-        if (t->ch_end[ch] == 0)
+        if (t->ch_end[ch] == 0) {
             t->eod_channels++;
+            t->ch_end[ch] = 2;
+            if ((rc = cf_et_channel_ended(t, ch)) < 0)
+                return rc;
+        }
         t->ch_end[ch] = 2;
         t->live_channels--;
         /* An ended channel counts as delivered for an alignment. */
@@ -1486,6 +1651,8 @@ cf_task_run_input(cf_task_t *t)
                 cf_task_wait(t, &seen, 100 * 1000000LL);
             continue;
         }
+        if (t->et_poll && !t->input_ended && (rc = cf_et_poll(t)) < 0)
+            return rc;
         buf = cf_net_gate_poll(t->gate, &ch);
         if (buf == NULL) {
             seen = cf_signal_count(&t->sig);
@@ -1519,6 +1686,8 @@ cf_task_run_input(cf_task_t *t)
         /* cf_fail() followed by CF_OK still fails the task. */
         if (atomic_load(&t->user_failed))
             return CF_EUSER;
+        if (t->net_wins > 0)
+            cf_et_update_late(t);
         cf_task_maybe_flush(t);
     }
 }

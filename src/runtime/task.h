@@ -87,7 +87,63 @@ struct cf_task_s {
     int64_t last_completed; /* newest completed checkpoint notified */
     int stop_nodrain;     /* source: stop without drain at last_sync_sp */
     int finished_on_restore; /* every operator had finished */
+
+    /* Event time (eventtime.c). Input side, per channel: the channel's
+     * last watermark and its status (CF_ET_CH_* flags); the task's input
+     * watermark is the minimum over the active, aligned channels that
+     * have not ended, and only advances. */
+    int64_t *ch_wm;
+    uint8_t *ch_wmflags;
+    int64_t in_wm;  /* the watermark given to the head operator */
+    int in_idle;    /* every live input channel is idle */
+    /* Operators with work on a clock: periodic watermark generators
+     * (CF_OP_TIMESTAMPS) and operators that may hold processing-time
+     * timers (windows, keyed process functions with on_timer). */
+    int *et_gens, net_gens;
+    int *et_timers, net_timers;
+    int *et_wins, net_wins;
+    int et_poll;               /* any of them: the loop calls cf_et_poll */
+    int64_t wm_interval_ns;    /* pipeline.auto-watermark-interval, 0 off */
+    int64_t et_next_periodic_ns;
+    int64_t et_wake_ns;        /* the loop wakes up by then (monotonic) */
+    int64_t pt_next;           /* earliest processing-time timer seen */
+    int64_t pt_wake_ns;        /* when it is due (monotonic estimate) */
+    /* Metrics (cf_task_input_watermark, cf_task_late_records_dropped):
+     * written by the task thread, read by any. */
+    _Atomic int64_t wm_metric;
+    _Atomic uint64_t late_metric;
 };
+
+/* Channel watermark flags (t->ch_wmflags). */
+#define CF_ET_CH_IDLE 1      /* the producer said idle */
+#define CF_ET_CH_UNALIGNED 2 /* active again, still behind in_wm */
+
+/* eventtime.c: the task side of event time. Thread: the task's. */
+/* Set up the per-channel state and the lists of clocked operators (end
+ * of cf_task_new), and free them. */
+void cf_et_task_init(cf_task_t *t);
+void cf_et_task_free(cf_task_t *t);
+/* A CF_NET_EV_WATERMARK or CF_NET_EV_WATERMARK_STATUS event on channel
+ * ch of an input task. */
+int cf_et_on_event(cf_task_t *t, int ch, const cf_net_buf_t *buf);
+/* Channel ch ended (END_OF_DATA / END_OF_PARTITION): it no longer holds
+ * back the input watermark. */
+int cf_et_channel_ended(cf_task_t *t, int ch);
+/* A drained end of input: CF_WATERMARK_MAX through the chain (before
+ * finish). */
+int cf_et_end_of_input(cf_task_t *t);
+/* Periodic watermarks, idleness and processing-time timers that are due
+ * (t->et_poll only). */
+int cf_et_poll(cf_task_t *t);
+/* numLateRecordsDropped of the window operators into t->late_metric. */
+void cf_et_update_late(cf_task_t *t);
+/* ctx's input watermark advanced to wm (or a MAX): fire its event-time
+ * timers, then pass wm on to its outputs. */
+int cf_ctx_on_watermark(cf_ctx_t *ctx, int64_t wm);
+/* The CF_OP_TIMESTAMPS operator. */
+int cf_et_timestamps_open(cf_ctx_t *ctx);
+int cf_et_timestamps_invoke(cf_ctx_t *ctx, const cf_record_t *r);
+void cf_et_timestamps_close(cf_ctx_t *ctx);
 
 /* Create the task's operator instances and input gate (exec.c wires the
  * writers). Thread: executor. */
