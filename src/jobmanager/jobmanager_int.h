@@ -147,6 +147,14 @@ typedef struct cf_exec_vertex_s {
     int tm_data_port;
     cf_id_t allocation_id;
     int64_t records_in, records_out, bytes_in, bytes_out;
+    /* Event-time figures of the current attempt, from its reports'
+     * TaskEventTime (Flink's task metrics currentInputWatermark and
+     * numLateRecordsDropped): has_event_time is 0 until a report carried
+     * them (a TaskManager that predates them never does), as Flink's
+     * metric store knows no metric before the task's first report. */
+    int has_event_time;
+    int64_t input_watermark; /* INT64_MIN: no watermark received yet */
+    uint64_t late_records_dropped;
     char *failure;
 } cf_exec_vertex_t;
 
@@ -232,10 +240,11 @@ void cf_jobmaster_cancel(cf_jobmaster_t *jmr);
 void cf_jobmaster_on_message(cf_jobmaster_t *jmr, cf_rpc_conn_t *c,
                              uint64_t req_id, const Cflink__Envelope *msg);
 /* A task report of a HeartbeatResponse (the ResourceManager hands each
- * to the JobMaster of its job): raise the IO counters of the subtask
- * whose current attempt it names. Only the counters are applied, never
- * the state; reports of other jobs, stale or unknown attempts, and
- * negative or decreasing counters are ignored. */
+ * to the JobMaster of its job): raise the IO counters and event-time
+ * figures of the subtask whose current attempt it names. Only these are
+ * applied, never the state; reports of other jobs, stale or unknown
+ * attempts, and negative or decreasing counters (or watermarks) are
+ * ignored. */
 void cf_jobmaster_update_counters(cf_jobmaster_t *jmr,
                                   const Cflink__UpdateTaskExecutionState *u);
 /* A global failure of the job (e.g. the checkpoint failure threshold was
@@ -449,5 +458,29 @@ void cf_dispatcher_tm_lost(cf_dispatcher_t *d, const char *resource_id,
                            const char *reason);
 /* Register the REST routes (rest_handlers.c). */
 void cf_rest_handlers_register(cf_jm_t *jm);
+
+/* The bodies of the task metric endpoints (rest_handlers.c; exposed for
+ * the unit tests), over the subtasks' event-time figures, each a bare
+ * JSON array as Flink's; a subtask that has not reported them has no
+ * metrics. Thread: loop.
+ * GET .../vertices/:vid/watermarks: [{"id":"<i>.currentInputWatermark",
+ * "value":"<decimal>"}] in subtask order. */
+json_t *cf_rest_watermarks_dto(const cf_ejv_t *v);
+/* GET .../vertices/:vid/metrics[?get=]: get NULL or empty: the available
+ * ids [{"id":"<i>.<name>"}]; else the values of the comma-separated ids
+ * requested that exist [{"id","value"}]. */
+json_t *cf_rest_vertex_metrics_dto(const cf_ejv_t *v, const char *get);
+/* GET .../vertices/:vid/subtasks/:i/metrics[?get=]: the same without the
+ * subtask prefix. */
+json_t *cf_rest_subtask_metrics_dto(const cf_exec_vertex_t *ev,
+                                    const char *get);
+/* GET .../vertices/:vid/subtasks/metrics[?get=&agg=&subtasks=]: without
+ * get the ids any selected subtask has; else per metric
+ * {"id","min","max","avg","sum","skew"} (numbers; agg selects), or []
+ * when a requested metric has no value. A bad agg or subtasks value: the
+ * 400 error body with *status set. */
+json_t *cf_rest_subtasks_metrics_dto(const cf_ejv_t *v, const char *get,
+                                     const char *agg, const char *subtasks,
+                                     int *status);
 
 #endif /* CF_JOBMANAGER_INT_H */

@@ -476,6 +476,10 @@ exec_reset(cf_exec_vertex_t *ev)
     ev->tm_resource_id = ev->tm_host = ev->failure = NULL;
     ev->tm_data_port = 0;
     ev->records_in = ev->records_out = ev->bytes_in = ev->bytes_out = 0;
+    /* The new attempt's watermark is unknown until it reports. */
+    ev->has_event_time = 0;
+    ev->input_watermark = INT64_MIN;
+    ev->late_records_dropped = 0;
 }
 
 /* Keep the newest web.exception-history-size entries (Flink's bound of
@@ -1446,6 +1450,28 @@ counter_raise(int64_t *c, int64_t v)
         *c = v;
 }
 
+/* The event-time figures of a report (state update or heartbeat), absent
+ * from a TaskManager that predates them. Within an attempt the input
+ * watermark only advances (the task's valve emits no smaller one) and the
+ * late-records counter only grows, so an older report than one already
+ * applied lowers neither. */
+static void
+event_time_raise(cf_exec_vertex_t *ev, const Cflink__TaskEventTime *et)
+{
+    if (et == NULL)
+        return;
+    if (!ev->has_event_time) {
+        ev->has_event_time = 1;
+        ev->input_watermark = et->input_watermark;
+        ev->late_records_dropped = et->late_records_dropped;
+        return;
+    }
+    if (et->input_watermark > ev->input_watermark)
+        ev->input_watermark = et->input_watermark;
+    if (et->late_records_dropped > ev->late_records_dropped)
+        ev->late_records_dropped = et->late_records_dropped;
+}
+
 void
 cf_jobmaster_update_counters(cf_jobmaster_t *jmr,
                              const Cflink__UpdateTaskExecutionState *u)
@@ -1465,6 +1491,7 @@ cf_jobmaster_update_counters(cf_jobmaster_t *jmr,
     counter_raise(&ev->records_out, u->records_out);
     counter_raise(&ev->bytes_in, u->bytes_in);
     counter_raise(&ev->bytes_out, u->bytes_out);
+    event_time_raise(ev, u->event_time);
 }
 
 /* Whether checkpoints can be taken: the job RUNNING with no failover in
@@ -1525,6 +1552,7 @@ on_update_state(cf_jobmaster_t *jmr,
     counter_raise(&ev->records_out, u->records_out);
     counter_raise(&ev->bytes_in, u->bytes_in);
     counter_raise(&ev->bytes_out, u->bytes_out);
+    event_time_raise(ev, u->event_time);
     if (to == ev->state || cf_exec_state_is_terminal(ev->state))
         return;
     /* Being canceled, any end completes the cancellation (as Flink's

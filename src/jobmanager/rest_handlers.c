@@ -26,8 +26,10 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1213,6 +1215,437 @@ cf_rh_vertex_subtasktimes(cf_rest_req_t *req, void *arg, int *status)
     return o;
 }
 
+/* ------------------------------------------------------------------ */
+/* Task metrics and watermarks                                         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * cflink has no metrics system: the JobMaster keeps a few task figures
+ * per subtask from the TaskManagers' reports, and these endpoints serve
+ * them as Flink's MetricStore would. A subtask's metrics exist once a
+ * report carried them (its attempt deployed on a TaskManager that sends
+ * them); before that Flink's store has no entry, so the subtask is left
+ * out rather than shown with a made-up value. Values are strings, as
+ * Flink's metric store keeps gauges and counters. Metric names:
+ *  - currentInputWatermark: Flink's task-level gauge (Long.MIN_VALUE,
+ *    "-9223372036854775808", before the first watermark);
+ *  - numLateRecordsDropped: in Flink a counter of each window operator
+ *    ("<operator>.numLateRecordsDropped"); cflink knows only the task's
+ *    sum over its window operators and serves it at task level.
+ * Like Flink's AbstractMetricsHandler, the metrics endpoints answer an
+ * unknown job, vertex or subtask with an empty array (only a malformed
+ * id is a 400); /watermarks is a job vertex handler and answers 404.
+ */
+static const char *const cf_rh_task_metrics[] = {"currentInputWatermark",
+                                                 "numLateRecordsDropped"};
+#define CF_RH_NTASK_METRICS ((int)CF_ARRAY_LEN(cf_rh_task_metrics))
+/* "-9223372036854775808" and a NUL. */
+#define CF_RH_METRIC_VALUE_LEN 24
+
+/* Metric m of subtask ev as a decimal string in buf; 0 when the subtask
+ * has not reported it. */
+static int
+cf_rh_task_metric(const cf_exec_vertex_t *ev, int m, char *buf, size_t size)
+{
+    if (!ev->has_event_time)
+        return 0;
+    if (m == 0)
+        snprintf(buf, size, "%" PRId64, ev->input_watermark);
+    else
+        snprintf(buf, size, "%" PRIu64, ev->late_records_dropped);
+    return 1;
+}
+
+/* The index of metric name (len bytes) in cf_rh_task_metrics, or -1. */
+static int
+cf_rh_task_metric_find(const char *name, size_t len)
+{
+    for (int m = 0; m < CF_RH_NTASK_METRICS; m++)
+        if (strlen(cf_rh_task_metrics[m]) == len &&
+            memcmp(cf_rh_task_metrics[m], name, len) == 0)
+            return m;
+    return -1;
+}
+
+/* The next comma-separated token of *p (possibly empty), or NULL at the
+ * end; *len gets its length. Flink splits query values on ',' alone. */
+static const char *
+cf_rh_token(const char **p, size_t *len)
+{
+    const char *s = *p, *c;
+
+    if (s == NULL)
+        return NULL;
+    c = strchr(s, ',');
+    *len = c ? (size_t)(c - s) : strlen(s);
+    *p = c ? c + 1 : NULL;
+    return s;
+}
+
+/* Whether the token tok (len bytes) appears before it in list (Flink
+ * collects the requested names into a set). */
+static int
+cf_rh_token_seen(const char *list, const char *tok, size_t len)
+{
+    const char *p = list, *t;
+    size_t n;
+
+    while ((t = cf_rh_token(&p, &n)) != NULL && t < tok)
+        if (n == len && memcmp(t, tok, len) == 0)
+            return 1;
+    return 0;
+}
+
+static json_t *
+cf_rh_metric_value(const char *id, size_t len, const char *value)
+{
+    json_t *o = json_object();
+
+    json_object_set_new(o, "id", json_stringn(id, len));
+    json_object_set_new(o, "value", json_string(value));
+    return o;
+}
+
+json_t *
+cf_rest_watermarks_dto(const cf_ejv_t *v)
+{
+    json_t *a = json_array();
+    char val[CF_RH_METRIC_VALUE_LEN], id[64];
+
+    for (int i = 0; i < v->parallelism; i++) {
+        if (!cf_rh_task_metric(&v->subtasks[i], 0, val, sizeof val))
+            continue;
+        snprintf(id, sizeof id, "%d.%s", i, cf_rh_task_metrics[0]);
+        json_array_append_new(a, cf_rh_metric_value(id, strlen(id), val));
+    }
+    return a;
+}
+
+/* Vertex metric id tok ("<subtask>.<name>", len bytes): the subtask and
+ * metric index, or 0 when it names no metric of v (Flink's task metric
+ * store keys: a canonical decimal index, no sign, no leading zero). */
+static int
+cf_rh_vertex_metric_parse(const cf_ejv_t *v, const char *tok, size_t len,
+                          int *sub, int *m)
+{
+    size_t i = 0;
+    long k = 0;
+
+    while (i < len && tok[i] >= '0' && tok[i] <= '9' && i < 10)
+        k = k * 10 + (tok[i++] - '0');
+    if (i == 0 || i >= len || tok[i] != '.' || (tok[0] == '0' && i > 1) ||
+        k >= v->parallelism)
+        return 0;
+    *sub = (int)k;
+    *m = cf_rh_task_metric_find(tok + i + 1, len - i - 1);
+    return *m >= 0;
+}
+
+json_t *
+cf_rest_vertex_metrics_dto(const cf_ejv_t *v, const char *get)
+{
+    json_t *a = json_array();
+    char val[CF_RH_METRIC_VALUE_LEN], id[64];
+    const char *p = get, *tok;
+    size_t len;
+    int sub, m;
+
+    if (get == NULL || get[0] == '\0') { /* the available ids */
+        for (int i = 0; i < v->parallelism; i++)
+            for (m = 0; m < CF_RH_NTASK_METRICS; m++) {
+                json_t *o;
+                if (!cf_rh_task_metric(&v->subtasks[i], m, val, sizeof val))
+                    continue;
+                snprintf(id, sizeof id, "%d.%s", i, cf_rh_task_metrics[m]);
+                o = json_object();
+                json_object_set_new(o, "id", json_string(id));
+                json_array_append_new(a, o);
+            }
+        return a;
+    }
+    while ((tok = cf_rh_token(&p, &len)) != NULL)
+        if (!cf_rh_token_seen(get, tok, len) &&
+            cf_rh_vertex_metric_parse(v, tok, len, &sub, &m) &&
+            cf_rh_task_metric(&v->subtasks[sub], m, val, sizeof val))
+            json_array_append_new(a, cf_rh_metric_value(tok, len, val));
+    return a;
+}
+
+json_t *
+cf_rest_subtask_metrics_dto(const cf_exec_vertex_t *ev, const char *get)
+{
+    json_t *a = json_array();
+    char val[CF_RH_METRIC_VALUE_LEN];
+    const char *p = get, *tok;
+    size_t len;
+    int m;
+
+    if (get == NULL || get[0] == '\0') {
+        for (m = 0; m < CF_RH_NTASK_METRICS; m++)
+            if (cf_rh_task_metric(ev, m, val, sizeof val)) {
+                json_t *o = json_object();
+                json_object_set_new(o, "id",
+                                    json_string(cf_rh_task_metrics[m]));
+                json_array_append_new(a, o);
+            }
+        return a;
+    }
+    while ((tok = cf_rh_token(&p, &len)) != NULL)
+        if (!cf_rh_token_seen(get, tok, len) &&
+            (m = cf_rh_task_metric_find(tok, len)) >= 0 &&
+            cf_rh_task_metric(ev, m, val, sizeof val))
+            json_array_append_new(a, cf_rh_metric_value(tok, len, val));
+    return a;
+}
+
+/* Flink's MetricsAggregationParameter.AggregationMode, in the order of
+ * AggregatedMetric's fields. */
+enum {
+    CF_RH_AGG_MIN = 1,
+    CF_RH_AGG_MAX = 2,
+    CF_RH_AGG_AVG = 4,
+    CF_RH_AGG_SUM = 8,
+    CF_RH_AGG_SKEW = 16,
+    CF_RH_AGG_ALL = 31
+};
+
+/* The "agg" query value as a mask (NULL or empty: all), or -1 when a
+ * token is no mode (Flink: AggregationMode.valueOf of its upper case). */
+static int
+cf_rh_parse_agg(const char *agg)
+{
+    static const char *const names[] = {"min", "max", "avg", "sum", "skew"};
+    const char *p = agg, *tok;
+    size_t len;
+    int mask = 0;
+
+    if (agg == NULL || agg[0] == '\0')
+        return CF_RH_AGG_ALL;
+    while ((tok = cf_rh_token(&p, &len)) != NULL) {
+        int found = 0;
+        for (int i = 0; i < (int)CF_ARRAY_LEN(names) && !found; i++)
+            if (strlen(names[i]) == len &&
+                strncasecmp(names[i], tok, len) == 0) {
+                mask |= 1 << i;
+                found = 1;
+            }
+        if (!found)
+            return -1;
+    }
+    return mask;
+}
+
+/* The "subtasks" query value ("1,3,5-9"; NULL or empty: all) into sel
+ * (n entries); -1 when malformed. Indices beyond n select nothing, as
+ * Flink's handler finds no store for them. */
+static int
+cf_rh_parse_subtasks(const char *spec, unsigned char *sel, int n)
+{
+    const char *p = spec, *tok;
+    size_t len;
+
+    if (spec == NULL || spec[0] == '\0') {
+        memset(sel, 1, (size_t)n);
+        return 0;
+    }
+    memset(sel, 0, (size_t)n);
+    while ((tok = cf_rh_token(&p, &len)) != NULL) {
+        char buf[32], *end;
+        long lo, hi;
+
+        if (len == 0 || len >= sizeof buf)
+            return -1;
+        memcpy(buf, tok, len);
+        buf[len] = '\0';
+        errno = 0;
+        lo = strtol(buf, &end, 10);
+        hi = lo;
+        if (*end == '-')
+            hi = strtol(end + 1, &end, 10);
+        if (errno != 0 || *end != '\0' || end == buf || lo < 0 || hi < lo ||
+            !isdigit((unsigned char)buf[0]))
+            return -1;
+        for (long k = lo; k <= hi && k < n; k++)
+            sel[k] = 1;
+    }
+    return 0;
+}
+
+/* Flink's DoubleDataSkew: the average absolute deviation over the mean,
+ * in percent, at most 100 (0 for a zero mean). */
+static double
+cf_rh_skew(const double *x, int n)
+{
+    double sum = 0, avg, dev = 0;
+
+    for (int i = 0; i < n; i++)
+        sum += x[i];
+    avg = sum / n;
+    if (avg == 0.0)
+        return 0.0;
+    for (int i = 0; i < n; i++)
+        dev += x[i] > avg ? x[i] - avg : avg - x[i];
+    dev = dev / n / avg * 100.0;
+    return dev < 100.0 ? dev : 100.0;
+}
+
+json_t *
+cf_rest_subtasks_metrics_dto(const cf_ejv_t *v, const char *get,
+                             const char *agg, const char *subtasks,
+                             int *status)
+{
+    int mask = cf_rh_parse_agg(agg), n = v->parallelism;
+    unsigned char *sel;
+    double *x;
+    json_t *a;
+    const char *p = get, *tok;
+    size_t len;
+
+    if (mask < 0)
+        return cf_rh_bad_query_param(status, "agg", agg);
+    sel = cf_malloc((size_t)n + 1);
+    if (cf_rh_parse_subtasks(subtasks, sel, n) < 0) {
+        cf_free(sel);
+        return cf_rh_bad_query_param(status, "subtasks", subtasks);
+    }
+    *status = 200;
+    a = json_array();
+    if (get == NULL || get[0] == '\0') { /* union of the subtasks' ids */
+        for (int m = 0; m < CF_RH_NTASK_METRICS; m++)
+            for (int i = 0; i < n; i++)
+                if (sel[i] && v->subtasks[i].has_event_time) {
+                    json_t *o = json_object();
+                    json_object_set_new(o, "id",
+                                        json_string(cf_rh_task_metrics[m]));
+                    json_array_append_new(a, o);
+                    break;
+                }
+        cf_free(sel);
+        return a;
+    }
+    x = cf_malloc(((size_t)n + 1) * sizeof *x);
+    while ((tok = cf_rh_token(&p, &len)) != NULL) {
+        int m = cf_rh_task_metric_find(tok, len), k = 0;
+        double mn = 0, mx = 0, sum = 0;
+        json_t *o;
+
+        for (int i = 0; m >= 0 && i < n; i++) {
+            const cf_exec_vertex_t *ev = &v->subtasks[i];
+            if (!sel[i] || !ev->has_event_time)
+                continue;
+            x[k] = m == 0 ? (double)ev->input_watermark
+                          : (double)ev->late_records_dropped;
+            mn = k == 0 || x[k] < mn ? x[k] : mn;
+            mx = k == 0 || x[k] > mx ? x[k] : mx;
+            sum += x[k++];
+        }
+        /* Flink: a requested metric no subtask has empties the answer. */
+        if (k == 0) {
+            json_array_clear(a);
+            break;
+        }
+        o = json_object();
+        json_object_set_new(o, "id", json_stringn(tok, len));
+        if (mask & CF_RH_AGG_MIN)
+            json_object_set_new(o, "min", json_real(mn));
+        if (mask & CF_RH_AGG_MAX)
+            json_object_set_new(o, "max", json_real(mx));
+        if (mask & CF_RH_AGG_AVG)
+            json_object_set_new(o, "avg", json_real(sum / k));
+        if (mask & CF_RH_AGG_SUM)
+            json_object_set_new(o, "sum", json_real(sum));
+        if (mask & CF_RH_AGG_SKEW)
+            json_object_set_new(o, "skew", json_real(cf_rh_skew(x, k)));
+        json_array_append_new(a, o);
+    }
+    cf_free(x);
+    cf_free(sel);
+    return a;
+}
+
+/* The job and vertex of a metrics request: NULL with *err NULL when
+ * either is unknown (Flink: no metric store, an empty array), with *err
+ * the 400 when an id is malformed. */
+static cf_ejv_t *
+cf_rh_metrics_vertex(void *arg, const cf_rest_req_t *req, int *status,
+                     json_t **err)
+{
+    cf_ejv_t *v = cf_rh_req_vertex(arg, req, status, err);
+
+    if (v == NULL && *status == 404) {
+        json_decref(*err);
+        *err = NULL;
+    }
+    return v;
+}
+
+static json_t *
+cf_rh_vertex_watermarks(cf_rest_req_t *req, void *arg, int *status)
+{
+    json_t *err = NULL;
+    cf_ejv_t *v = cf_rh_req_vertex(arg, req, status, &err);
+
+    if (v == NULL)
+        return err;
+    *status = 200;
+    return cf_rest_watermarks_dto(v);
+}
+
+static json_t *
+cf_rh_vertex_metrics(cf_rest_req_t *req, void *arg, int *status)
+{
+    json_t *err = NULL;
+    cf_ejv_t *v = cf_rh_metrics_vertex(arg, req, status, &err);
+
+    if (v == NULL && err != NULL)
+        return err;
+    *status = 200;
+    return v ? cf_rest_vertex_metrics_dto(v, cf_rest_query(req, "get"))
+             : json_array();
+}
+
+static json_t *
+cf_rh_subtasks_metrics(cf_rest_req_t *req, void *arg, int *status)
+{
+    json_t *err = NULL;
+    cf_ejv_t *v = cf_rh_metrics_vertex(arg, req, status, &err);
+    static const cf_ejv_t none = {.parallelism = 0};
+
+    if (v == NULL && err != NULL)
+        return err;
+    /* Unknown vertex: the query parameters are still checked. */
+    return cf_rest_subtasks_metrics_dto(v ? v : &none,
+                                        cf_rest_query(req, "get"),
+                                        cf_rest_query(req, "agg"),
+                                        cf_rest_query(req, "subtasks"),
+                                        status);
+}
+
+static json_t *
+cf_rh_subtask_metrics(cf_rest_req_t *req, void *arg, int *status)
+{
+    json_t *err = NULL;
+    const char *s = req->nparams > 2 ? req->params[2] : "";
+    cf_ejv_t *v;
+    char *end;
+    long k;
+
+    /* Flink's SubtaskIndexPathParameter: an int, not negative. */
+    errno = 0;
+    k = strtol(s, &end, 10);
+    if (!(isdigit((unsigned char)s[0]) || s[0] == '+' || s[0] == '-') ||
+        *end != '\0' || errno != 0 || k < 0 || k > INT_MAX)
+        return cf_rh_bad_path_param(status, "subtaskindex", s);
+    v = cf_rh_metrics_vertex(arg, req, status, &err);
+    if (v == NULL && err != NULL)
+        return err;
+    *status = 200;
+    if (v == NULL || k >= v->parallelism)
+        return json_array();
+    return cf_rest_subtask_metrics_dto(&v->subtasks[k],
+                                       cf_rest_query(req, "get"));
+}
+
 static json_t *
 cf_rh_job_accumulators(cf_rest_req_t *req, void *arg, int *status)
 {
@@ -1820,12 +2253,14 @@ static cf_rh_route_t cf_rh_routes[] = {
      NULL},
     {"GET", "/jobs/:jobid/vertices/:vertexid/subtasktimes",
      cf_rh_vertex_subtasktimes, 0, 0, NULL},
-    {"GET", "/jobs/:jobid/vertices/:vertexid/metrics", cf_rh_empty_array, 0,
-     0, NULL},
-    {"GET", "/jobs/:jobid/vertices/:vertexid/subtasks/metrics",
-     cf_rh_empty_array, 0, 0, NULL},
-    {"GET", "/jobs/:jobid/vertices/:vertexid/watermarks", cf_rh_empty_array,
+    {"GET", "/jobs/:jobid/vertices/:vertexid/metrics", cf_rh_vertex_metrics,
      0, 0, NULL},
+    {"GET", "/jobs/:jobid/vertices/:vertexid/subtasks/metrics",
+     cf_rh_subtasks_metrics, 0, 0, NULL},
+    {"GET", "/jobs/:jobid/vertices/:vertexid/subtasks/:subtaskindex/metrics",
+     cf_rh_subtask_metrics, 0, 0, NULL},
+    {"GET", "/jobs/:jobid/vertices/:vertexid/watermarks",
+     cf_rh_vertex_watermarks, 0, 0, NULL},
     {"GET", "/taskmanagers", cf_rh_taskmanagers, 0, 0, NULL},
     {"GET", "/taskmanagers/:taskmanagerid", cf_rh_taskmanager, 0, 0, NULL},
     {"GET", "/taskmanagers/:taskmanagerid/metrics", cf_rh_empty_array, 0, 0,

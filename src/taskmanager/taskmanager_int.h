@@ -168,8 +168,9 @@ void cf_tm_drop_pending(cf_tm_t *tm);
 void cf_tm_job_gc(cf_tm_t *tm, const cf_id_t *job_id);
 /* Free every cached job (shutdown; no task may remain). */
 void cf_tm_jobs_destroy(cf_tm_t *tm);
-/* For a HeartbeatResponse: the counters (cf_task_counters) and current
- * state of every task deployed and not yet ended. *out gets n pointers
+/* For a HeartbeatResponse: the counters (cf_task_counters), event-time
+ * figures (cf_task_input_watermark, cf_task_late_records_dropped) and
+ * current state of every task deployed and not yet ended. *out gets n pointers
  * into one block (free it with cf_free; the ids borrow the task records,
  * so send before the loop runs on), or NULL when n is 0. */
 size_t cf_tm_task_reports(cf_tm_t *tm,

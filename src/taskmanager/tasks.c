@@ -32,6 +32,8 @@
  * DeclineCheckpoint on the connection the task was deployed on (dropped
  * when that connection is gone: its JobMaster cancelled the task anyway).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
@@ -200,6 +202,19 @@ cf_tm_pending_free(cf_tm_pending_t *p)
 /* Task state events                                                   */
 /* ------------------------------------------------------------------ */
 
+/* The task's event-time figures into et, attached to u: sent with every
+ * counter report (state update and heartbeat), so the JobMaster's REST
+ * API shows the watermarks move while tasks run. */
+static void
+cf_tm_event_time(const cf_task_t *t, Cflink__UpdateTaskExecutionState *u,
+                 Cflink__TaskEventTime *et)
+{
+    cflink__task_event_time__init(et);
+    et->input_watermark = cf_task_input_watermark(t);
+    et->late_records_dropped = cf_task_late_records_dropped(t);
+    u->event_time = et;
+}
+
 static void
 cf_tm_send_update(cf_tm_task_t *rec, cf_exec_state_t state, const char *failure)
 {
@@ -207,6 +222,7 @@ cf_tm_send_update(cf_tm_task_t *rec, cf_exec_state_t state, const char *failure)
     Cflink__Envelope env = CFLINK__ENVELOPE__INIT;
     Cflink__UpdateTaskExecutionState u =
         CFLINK__UPDATE_TASK_EXECUTION_STATE__INIT;
+    Cflink__TaskEventTime et;
 
     if (!tm->registered || tm->conn == NULL || !cf_rpc_conn_is_open(tm->conn))
         return;
@@ -216,17 +232,19 @@ cf_tm_send_update(cf_tm_task_t *rec, cf_exec_state_t state, const char *failure)
     u.failure = (char *)(failure ? failure : "");
     cf_task_counters(rec->t, &u.records_in, &u.records_out, &u.bytes_in,
                      &u.bytes_out);
+    cf_tm_event_time(rec->t, &u, &et);
     env.body_case = CFLINK__ENVELOPE__BODY_UPDATE_TASK_EXECUTION_STATE;
     env.update_task_execution_state = &u;
     cf_rpc_send(tm->conn, &env);
 }
 
-/* The counters of every task deployed and not yet ended (a terminal
- * task sent its final counters with its state). */
+/* The counters and event-time figures of every task deployed and not
+ * yet ended (a terminal task sent its final counters with its state). */
 size_t
 cf_tm_task_reports(cf_tm_t *tm, Cflink__UpdateTaskExecutionState ***out)
 {
     Cflink__UpdateTaskExecutionState *u, **p;
+    Cflink__TaskEventTime *et;
     size_t n = 0, i = 0;
 
     *out = NULL;
@@ -234,9 +252,11 @@ cf_tm_task_reports(cf_tm_t *tm, Cflink__UpdateTaskExecutionState ***out)
         n += r->job != NULL && r->t != NULL && !r->terminal;
     if (n == 0)
         return 0;
-    /* One block: the pointers, then the reports. */
-    p = cf_malloc(n * (sizeof *p + sizeof *u));
+    /* One block: the pointers, then the reports, then their event-time
+     * figures (every member 8-byte aligned). */
+    p = cf_malloc(n * (sizeof *p + sizeof *u + sizeof *et));
     u = (Cflink__UpdateTaskExecutionState *)(p + n);
+    et = (Cflink__TaskEventTime *)(u + n);
     for (cf_tm_task_t *r = tm->tasks; r != NULL && i < n; r = r->next) {
         if (r->job == NULL || r->t == NULL || r->terminal)
             continue;
@@ -247,6 +267,7 @@ cf_tm_task_reports(cf_tm_t *tm, Cflink__UpdateTaskExecutionState ***out)
         u[i].failure = (char *)"";
         cf_task_counters(r->t, &u[i].records_in, &u[i].records_out,
                          &u[i].bytes_in, &u[i].bytes_out);
+        cf_tm_event_time(r->t, &u[i], &et[i]);
         p[i] = &u[i];
         i++;
     }
@@ -1012,6 +1033,77 @@ cf_tm_job_ready(cf_tm_job_t *job)
     cf_tm_check_shutdown(tm);
 }
 
+/* Copy the file src to dst (created, mode 0600). */
+static int
+cf_tm_file_copy(const char *src, const char *dst, cf_error_t **errp)
+{
+    char buf[65536];
+    int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = 0;
+    ssize_t n;
+
+    if (in < 0) {
+        rc = -errno;
+        cf_error_set(errp, rc, "cannot open %s: %s", src, strerror(errno));
+        return rc;
+    }
+    out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (out < 0) {
+        rc = -errno;
+        cf_error_set(errp, rc, "cannot create %s: %s", dst, strerror(errno));
+        close(in);
+        return rc;
+    }
+    while (rc == 0 && (n = read(in, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = -errno;
+            cf_error_set(errp, rc, "cannot read %s: %s", src,
+                         strerror(errno));
+            break;
+        }
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                rc = w < 0 ? -errno : CF_EIO;
+                cf_error_set(errp, rc, "cannot write %s: %s", dst,
+                             w < 0 ? strerror(errno) : "short write");
+                break;
+            }
+            off += w;
+        }
+    }
+    close(in);
+    if (close(out) < 0 && rc == 0) {
+        rc = -errno;
+        cf_error_set(errp, rc, "cannot write %s: %s", dst, strerror(errno));
+    }
+    if (rc < 0)
+        unlink(dst);
+    return rc;
+}
+
+/* Load the job's own copy of the plugin. dlopen returns the library
+ * already loaded for the same file, so two jobs of one plugin on this
+ * TaskManager would share its global variables (Flink gives every job
+ * its own class loader): each job maps a private copy, unlinked as soon
+ * as it is loaded (the mapping stays). */
+static int
+cf_tm_job_open_plugin(cf_tm_job_t *job)
+{
+    char *copy = cf_asprintf("%s.job-%s", job->path, job->job_hex);
+    int rc = cf_tm_file_copy(job->path, copy, &job->err);
+
+    if (rc == 0) {
+        rc = cf_plugin_open(copy, &job->lib, &job->err);
+        unlink(copy);
+    }
+    cf_free(copy);
+    return rc;
+}
+
 /* Worker thread: store the fetched plugin, load it, build and bind. */
 static void
 cf_tm_job_load_work(void *arg)
@@ -1033,7 +1125,7 @@ cf_tm_job_load_work(void *arg)
             job->need_fetch = 1;
         return;
     }
-    if (cf_plugin_open(job->path, &job->lib, &job->err) < 0)
+    if (cf_tm_job_open_plugin(job) < 0)
         return;
     memset(&opts, 0, sizeof opts);
     opts.parallelism = job->parallelism;

@@ -7,6 +7,9 @@
  * bodies, the content length limit (by Content-Length and while
  * streaming chunked bodies), multipart uploads with hostile names, static
  * files and path traversal, malformed input and idle connections.
+ * Also the bodies of the task metric endpoints (watermarks, vertex,
+ * subtask and aggregated subtask metrics) over subtasks whose event-time
+ * figures come through cf_jobmaster_update_counters, and their wire form.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -34,6 +37,7 @@
 
 #include "config.h"
 #include "core.h"
+#include "jobmanager_int.h"
 #include "loop.h"
 #include "rest.h"
 #include "rest_checkpoints.h"
@@ -1315,6 +1319,239 @@ test_ckpt_config_and_failure(void **state)
     json_decref(o);
 }
 
+/* ------------------------------------------------------------------ */
+/* Task metrics and watermarks (event time)                            */
+/* ------------------------------------------------------------------ */
+
+/* A job with one vertex of three subtasks, running, nothing reported. */
+typedef struct wm_fx_s {
+    cf_jobmaster_t jmr;
+    cf_ejv_t v;
+    cf_exec_vertex_t ev[3];
+} wm_fx_t;
+
+static void
+wm_fx_init(wm_fx_t *fx)
+{
+    memset(fx, 0, sizeof *fx);
+    cf_id_random(&fx->jmr.job_id);
+    cf_id_to_hex(&fx->jmr.job_id, fx->jmr.job_id_hex);
+    fx->jmr.name = (char *)"event time job";
+    fx->jmr.vertices = &fx->v;
+    fx->jmr.nvertices = 1;
+    fx->v.name = (char *)"Window";
+    fx->v.parallelism = 3;
+    fx->v.subtasks = fx->ev;
+    for (int i = 0; i < 3; i++) {
+        fx->ev[i].subtask = i;
+        fx->ev[i].state = CF_EXEC_RUNNING;
+        cf_id_random(&fx->ev[i].attempt_id);
+    }
+}
+
+/* A heartbeat task report of subtask k: with event-time figures when
+ * et is set (a TaskManager that predates them sends none). */
+static void
+wm_report(wm_fx_t *fx, int k, int et, int64_t wm, uint64_t late)
+{
+    Cflink__UpdateTaskExecutionState u =
+        CFLINK__UPDATE_TASK_EXECUTION_STATE__INIT;
+    Cflink__TaskEventTime t = CFLINK__TASK_EVENT_TIME__INIT;
+
+    u.job_id = cf_rpc_id_bytes(&fx->jmr.job_id);
+    u.attempt_id = cf_rpc_id_bytes(&fx->ev[k].attempt_id);
+    u.state = CF_EXEC_RUNNING;
+    t.input_watermark = wm;
+    t.late_records_dropped = late;
+    u.event_time = et ? &t : NULL;
+    cf_jobmaster_update_counters(&fx->jmr, &u);
+}
+
+static void
+expect_dto(json_t *j, const char *want)
+{
+    expect_json(j, want);
+    json_decref(j);
+}
+
+static void
+test_watermarks_dto(void **state)
+{
+    (void)state;
+    wm_fx_t fx;
+
+    wm_fx_init(&fx);
+    /* Nothing reported: no metric at all, as Flink's empty store. */
+    expect_dto(cf_rest_watermarks_dto(&fx.v), "[]");
+    wm_report(&fx, 2, 0, 0, 0); /* an old TaskManager's report */
+    expect_dto(cf_rest_watermarks_dto(&fx.v), "[]");
+
+    /* Running without a watermark yet: Long.MIN_VALUE, as a string. */
+    wm_report(&fx, 0, 1, INT64_MIN, 0);
+    wm_report(&fx, 1, 1, 1700000000123, 2);
+    expect_dto(cf_rest_watermarks_dto(&fx.v),
+               "[{\"id\":\"0.currentInputWatermark\","
+               "\"value\":\"-9223372036854775808\"},"
+               "{\"id\":\"1.currentInputWatermark\","
+               "\"value\":\"1700000000123\"}]");
+
+    /* Watermarks advance; an older report lowers neither figure; a
+     * report without the figures keeps them. */
+    wm_report(&fx, 0, 1, 5000, 1);
+    wm_report(&fx, 0, 1, 4000, 0);
+    wm_report(&fx, 0, 0, 0, 0);
+    wm_report(&fx, 1, 1, 1700000000500, 7);
+    wm_report(&fx, 2, 1, -3, 0); /* negative watermarks are legal */
+    assert_int_equal(fx.ev[0].input_watermark, 5000);
+    assert_int_equal(fx.ev[0].late_records_dropped, 1);
+    assert_int_equal(fx.ev[1].late_records_dropped, 7);
+    expect_dto(cf_rest_watermarks_dto(&fx.v),
+               "[{\"id\":\"0.currentInputWatermark\",\"value\":\"5000\"},"
+               "{\"id\":\"1.currentInputWatermark\","
+               "\"value\":\"1700000000500\"},"
+               "{\"id\":\"2.currentInputWatermark\",\"value\":\"-3\"}]");
+
+    /* Another job's report and a stale attempt's are ignored. */
+    {
+        cf_id_t stale = fx.ev[2].attempt_id;
+        cf_id_random(&fx.ev[2].attempt_id); /* subtask 2 restarted */
+        fx.ev[2].has_event_time = 0;
+        fx.ev[2].input_watermark = INT64_MIN;
+        Cflink__UpdateTaskExecutionState u =
+            CFLINK__UPDATE_TASK_EXECUTION_STATE__INIT;
+        Cflink__TaskEventTime t = CFLINK__TASK_EVENT_TIME__INIT;
+        t.input_watermark = 99;
+        u.job_id = cf_rpc_id_bytes(&fx.jmr.job_id);
+        u.attempt_id = cf_rpc_id_bytes(&stale);
+        u.event_time = &t;
+        cf_jobmaster_update_counters(&fx.jmr, &u);
+        assert_false(fx.ev[2].has_event_time);
+    }
+}
+
+static void
+test_task_metrics_dto(void **state)
+{
+    (void)state;
+    wm_fx_t fx;
+
+    wm_fx_init(&fx);
+    wm_report(&fx, 0, 1, 100, 0);
+    wm_report(&fx, 2, 1, INT64_MIN, 42);
+
+    /* Vertex metrics: ids prefixed with the subtask index. */
+    expect_dto(cf_rest_vertex_metrics_dto(&fx.v, NULL),
+               "[{\"id\":\"0.currentInputWatermark\"},"
+               "{\"id\":\"0.numLateRecordsDropped\"},"
+               "{\"id\":\"2.currentInputWatermark\"},"
+               "{\"id\":\"2.numLateRecordsDropped\"}]");
+    /* Unknown, unreported, non-canonical and repeated ids are left out. */
+    expect_dto(cf_rest_vertex_metrics_dto(
+                   &fx.v, "2.numLateRecordsDropped,0.currentInputWatermark,"
+                          "1.currentInputWatermark,00.currentInputWatermark,"
+                          "3.currentInputWatermark,currentInputWatermark,"
+                          "0.busyTimeMsPerSecond,,2.numLateRecordsDropped"),
+               "[{\"id\":\"2.numLateRecordsDropped\",\"value\":\"42\"},"
+               "{\"id\":\"0.currentInputWatermark\",\"value\":\"100\"}]");
+    expect_dto(cf_rest_vertex_metrics_dto(&fx.v, "nope"), "[]");
+
+    /* One subtask's metrics: the names alone. */
+    expect_dto(cf_rest_subtask_metrics_dto(&fx.ev[2], ""),
+               "[{\"id\":\"currentInputWatermark\"},"
+               "{\"id\":\"numLateRecordsDropped\"}]");
+    expect_dto(cf_rest_subtask_metrics_dto(
+                   &fx.ev[2], "currentInputWatermark,numLateRecordsDropped"),
+               "[{\"id\":\"currentInputWatermark\","
+               "\"value\":\"-9223372036854775808\"},"
+               "{\"id\":\"numLateRecordsDropped\",\"value\":\"42\"}]");
+    expect_dto(cf_rest_subtask_metrics_dto(&fx.ev[1],
+                                           "currentInputWatermark"),
+               "[]");
+    expect_dto(cf_rest_subtask_metrics_dto(&fx.ev[1], NULL), "[]");
+}
+
+static void
+test_subtasks_metrics_dto(void **state)
+{
+    (void)state;
+    wm_fx_t fx;
+    int status = 0;
+    json_t *o;
+
+    wm_fx_init(&fx);
+    expect_dto(cf_rest_subtasks_metrics_dto(&fx.v, NULL, NULL, NULL,
+                                            &status),
+               "[]");
+    assert_int_equal(status, 200);
+    wm_report(&fx, 0, 1, 1000, 0);
+    wm_report(&fx, 1, 1, 3000, 4);
+    expect_dto(cf_rest_subtasks_metrics_dto(&fx.v, NULL, NULL, NULL,
+                                            &status),
+               "[{\"id\":\"currentInputWatermark\"},"
+               "{\"id\":\"numLateRecordsDropped\"}]");
+    /* Over the subtasks that have the metric (2 has not reported). */
+    expect_dto(cf_rest_subtasks_metrics_dto(&fx.v, "currentInputWatermark",
+                                            NULL, NULL, &status),
+               "[{\"avg\":2000.0,\"id\":\"currentInputWatermark\","
+               "\"max\":3000.0,\"min\":1000.0,\"skew\":50.0,"
+               "\"sum\":4000.0}]");
+    expect_dto(cf_rest_subtasks_metrics_dto(&fx.v, "numLateRecordsDropped",
+                                            "MAX,sum", "1", &status),
+               "[{\"id\":\"numLateRecordsDropped\",\"max\":4.0,"
+               "\"sum\":4.0}]");
+    expect_dto(cf_rest_subtasks_metrics_dto(&fx.v, "currentInputWatermark",
+                                            "min", "0,2-5", &status),
+               "[{\"id\":\"currentInputWatermark\",\"min\":1000.0}]");
+    /* A requested metric without values empties the answer (Flink). */
+    expect_dto(cf_rest_subtasks_metrics_dto(
+                   &fx.v, "currentInputWatermark,busyTimeMsPerSecond", NULL,
+                   NULL, &status),
+               "[]");
+    assert_int_equal(status, 200);
+    o = cf_rest_subtasks_metrics_dto(&fx.v, "currentInputWatermark", "median",
+                                     NULL, &status);
+    assert_int_equal(status, 400);
+    assert_non_null(strstr(json_string_value(json_array_get(
+                               json_object_get(o, "errors"), 0)),
+                           "query parameter (agg)"));
+    json_decref(o);
+    o = cf_rest_subtasks_metrics_dto(&fx.v, NULL, NULL, "1-x", &status);
+    assert_int_equal(status, 400);
+    json_decref(o);
+}
+
+/* The wire: a TaskManager that predates the figures sends no
+ * event_time; the minimum watermark survives encoding. */
+static void
+test_event_time_wire(void **state)
+{
+    (void)state;
+    Cflink__UpdateTaskExecutionState u =
+        CFLINK__UPDATE_TASK_EXECUTION_STATE__INIT, *d;
+    Cflink__TaskEventTime t = CFLINK__TASK_EVENT_TIME__INIT;
+    uint8_t buf[256];
+    size_t n;
+
+    u.records_in = 5;
+    n = cflink__update_task_execution_state__pack(&u, buf);
+    d = cflink__update_task_execution_state__unpack(NULL, n, buf);
+    assert_non_null(d);
+    assert_null(d->event_time);
+    cflink__update_task_execution_state__free_unpacked(d, NULL);
+
+    t.input_watermark = INT64_MIN;
+    t.late_records_dropped = UINT64_MAX;
+    u.event_time = &t;
+    n = cflink__update_task_execution_state__pack(&u, buf);
+    d = cflink__update_task_execution_state__unpack(NULL, n, buf);
+    assert_non_null(d);
+    assert_non_null(d->event_time);
+    assert_true(d->event_time->input_watermark == INT64_MIN);
+    assert_true(d->event_time->late_records_dropped == UINT64_MAX);
+    assert_int_equal(d->records_in, 5);
+    cflink__update_task_execution_state__free_unpacked(d, NULL);
+}
+
 int
 main(void)
 {
@@ -1336,6 +1573,10 @@ main(void)
         cmocka_unit_test(test_ckpt_summary),
         cmocka_unit_test(test_ckpt_statistics),
         cmocka_unit_test(test_ckpt_config_and_failure),
+        cmocka_unit_test(test_watermarks_dto),
+        cmocka_unit_test(test_task_metrics_dto),
+        cmocka_unit_test(test_subtasks_metrics_dto),
+        cmocka_unit_test(test_event_time_wire),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
