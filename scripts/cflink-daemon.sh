@@ -262,9 +262,14 @@ cf_daemon() {
             "${args[@]}" >"$out" 2>&1 </dev/null 200<&- &
         mypid=$!
         # A daemon that cannot start (a bad option or configuration) exits
-        # at once: report it instead of recording its pid.
-        for i in 1 2 3; do
+        # at once: report it instead of recording its pid. Wait until it
+        # exits or logs that it is up (its configuration is valid by
+        # then): a slow start (a loaded machine, a sanitizer build) must
+        # not pass for a good one. At most 10 s.
+        for ((i = 0; i < 100; i++)); do
             kill -0 "$mypid" 2>/dev/null || break
+            grep -qE 'Rest endpoint listening at|Starting TaskManager with ResourceID' \
+                "$log" 2>/dev/null && break
             sleep 0.1
         done
         if kill -0 "$mypid" 2>/dev/null; then
