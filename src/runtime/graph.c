@@ -61,11 +61,29 @@ cf_env_new(const cf_config_t *cfg, int parallelism)
     return env;
 }
 
+struct cf_env_block_s {
+    struct cf_env_block_s *next;
+    max_align_t data[]; /* aligned for any type */
+};
+
+void *
+cf_env_alloc(cf_env_t *env, size_t size)
+{
+    struct cf_env_block_s *b = cf_calloc(1, sizeof *b + size);
+    b->next = env->owned;
+    env->owned = b;
+    return b->data;
+}
+
 void
 cf_env_destroy(cf_env_t *env)
 {
     if (env == NULL)
         return;
+    for (struct cf_env_block_s *b = env->owned, *nb; b != NULL; b = nb) {
+        nb = b->next;
+        cf_free(b);
+    }
     for (int i = 0; i < env->nnodes; i++) {
         cf_snode_t *n = env->nodes[i];
         cf_free(n->name);

@@ -150,6 +150,7 @@ struct cf_env_s {
      * here, so they outlive the plugin's strings and compare by pointer. */
     char **tags;
     int ntags, tags_cap;
+    struct cf_env_block_s *owned; /* cf_env_alloc memory */
 };
 
 /* ------------------------------------------------------------------ */
@@ -218,6 +219,9 @@ int cf_check_input(cf_stream_t *s, const char *what);
 cf_stream_t *cf_transform(cf_stream_t *s, cf_op_kind_t kind, const char *what,
                           const char *name, void *udata, cf_snode_t **out);
 void cf_copy_ops(void *dst, size_t dst_size, const void *src);
+/* Zeroed memory that lives as long as env (host-owned configuration of
+ * operators built from other operators: join.c, interval_join.c). */
+void *cf_env_alloc(cf_env_t *env, size_t size);
 void cf_jobgraph_free(cf_job_t *job);
 int cf_job_decode(cf_job_t *job, const uint8_t *buf, size_t len,
                   cf_error_t **errp);

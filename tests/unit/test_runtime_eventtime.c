@@ -688,30 +688,6 @@ b_side_no_tag(cf_env_t *env)
     return cf_b_side_output(b_src(env), "");
 }
 
-static cf_stream_t *
-b_connect(cf_env_t *env)
-{
-    cf_stream_t *a = b_src(env);
-    cf_stream_t *r = cf_b_connect_process(a, b_src(env), "co", NULL, NULL);
-    /* Still usable. */
-    cf_b_sink(cf_b_map(r, "after", NULL, NULL), "s", &sink_ops, NULL);
-    return r;
-}
-
-static cf_stream_t *
-b_join(cf_env_t *env)
-{
-    cf_window_assigner_t w = cf_tumbling_windows(CF_TIME_EVENT, 10, 0);
-    return cf_b_window_join(b_src(env), b_src(env), &w, NULL, NULL, NULL);
-}
-
-static cf_stream_t *
-b_ijoin(cf_env_t *env)
-{
-    return cf_b_interval_join(b_src(env), b_src(env), -5, 5, "ij", NULL,
-                              NULL);
-}
-
 static void
 test_builder_errors(void **st)
 {
@@ -728,9 +704,8 @@ test_builder_errors(void **st)
     expect_error(b_side_setting, "setParallelism() applies to an operator, "
                                  "not to a union, partitioned, keyed or "
                                  "side output stream");
-    expect_error(b_connect, "'co': connect() is not supported yet");
-    expect_error(b_join, "'Window Join': join() is not supported yet");
-    expect_error(b_ijoin, "'ij': intervalJoin() is not supported yet");
+    /* Two-input operators: their own tests (test_runtime_join.c,
+     * test_runtime_interval_join.c). */
 }
 
 /* ------------------------------------------------------------------ */
