@@ -17,8 +17,21 @@
  *   --n N          records (default 10000000; 0: unbounded)
  *   --rate R       records/s over all sources of the exchange and cross
  *                  cases (default 0: as fast as possible)
- *   --keys K       distinct keys of the keyed case (default 100000)
+ *   --keys K       distinct keys of the keyed and window cases (default
+ *                  100000; bench_windows passes 10000)
+ *   --case tumbling | sliding | session   (bench_windows) datagen(p=1) of
+ *                  (key, event time, 1) -> timestamps and bounded
+ *                  out-of-orderness watermarks (20 ms) -> key_by ->
+ *                  event-time window -> reduce (sum of the counts) (p=1)
+ *                  -> a sink that checks the counts add up; keys
+ *                  round-robin, --per-ms P records per ms of event time
+ *                  (default 1000), --size-ms (default 1000; sliding 10000)
+ *                  and --slide-ms (default 2000) of the tumbling and
+ *                  sliding windows, --gap-ms (default 100) of the session
+ *                  windows, whose keys are busy --active-ms (default 500)
+ *                  then silent --idle-ms (default 500) of event time
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,10 +204,209 @@ bench_check_process(cf_ctx_t *ctx, const cf_record_t *in)
 
 static const cf_process_ops_t check_ops = {sizeof(cf_process_ops_t),
                                            bench_check_open,
-                                           bench_check_process, NULL, NULL};
+                                           bench_check_process, NULL, NULL,
+                                           NULL};
 
 static const cf_process_ops_t sum_ops = {
-    sizeof(cf_process_ops_t), bench_sum_open, bench_sum_process, NULL, NULL};
+    sizeof(cf_process_ops_t), bench_sum_open, bench_sum_process, NULL, NULL,
+    NULL};
+
+/* ------------------------------------------------------------------ */
+/* Event-time windows (bench_windows): a count per key per window.     */
+/* ------------------------------------------------------------------ */
+
+/* A record of the window cases: the key, the event time, and a count (1
+ * at the source) that the reduce function sums, so that the same reduce
+ * folds records into a window, panes of a sliding window into each
+ * other, and merged session windows into each other. */
+typedef struct evt_s {
+    int64_t key;
+    int64_t ts;
+    int64_t cnt;
+} evt_t;
+
+/* Event time starts at a realistic epoch (2023-11-14) rather than 0. */
+#define WIN_BASE_TS 1700000000000LL
+/* Each record's event time is up to WIN_JITTER_MS - 1 behind the
+ * generator's clock: out of order, but always within the watermark bound
+ * (WIN_BOUND_MS), so that no record is late and the counts add up. */
+#define WIN_JITTER_MS 16
+#define WIN_BOUND_MS 20
+
+static int64_t g_win_per_ms = 1000;  /* records per ms of event time */
+static int64_t g_win_active_ms = 0;  /* session case: busy period ... */
+static int64_t g_win_idle_ms = 0;    /* ... followed by this much silence */
+static int64_t g_win_sum;            /* sum of the counts the sink saw */
+static int64_t g_win_results;        /* results the sink saw */
+static int64_t g_win_expect;         /* the sum it must see at the end */
+
+/* Keys round-robin (every key once per g_keys records); event time
+ * advances 1 ms per g_win_per_ms records, minus a jitter from a
+ * multiplicative hash of the index. In the session case the clock skips
+ * g_win_idle_ms after every g_win_active_ms, so that every key has one
+ * session per busy period (its records are g_keys / g_win_per_ms ms
+ * apart plus jitter, well under the session gap). */
+BENCH_API int
+bench_gen_evt(cf_ctx_t *ctx, uint64_t index)
+{
+    int64_t t = (int64_t)(index / (uint64_t)g_win_per_ms);
+    evt_t r;
+
+    if (g_win_active_ms > 0)
+        t += t / g_win_active_ms * g_win_idle_ms;
+    r.key = (int64_t)(index % (uint64_t)g_keys);
+    r.ts = WIN_BASE_TS + t -
+           (int64_t)((index * 0x9E3779B97F4A7C15ull) >> 60); /* 0..15 */
+    r.cnt = 1;
+    return cf_emit(ctx, &r, sizeof r, CF_NO_TIMESTAMP);
+}
+
+/* The timestamp assigner: the record's event time field. */
+BENCH_API int64_t
+bench_evt_ts(cf_ctx_t *ctx, const cf_record_t *in)
+{
+    int64_t ts;
+    (void)ctx;
+    memcpy(&ts, (const uint8_t *)in->data + offsetof(evt_t, ts), sizeof ts);
+    return ts;
+}
+
+/* The window function: the first record of a window is its accumulator
+ * (copied by the host); the others add their count. */
+BENCH_API int
+bench_evt_count(cf_ctx_t *ctx, cf_buf_t *acc, const cf_record_t *in)
+{
+    int64_t a, b;
+    (void)ctx;
+    memcpy(&a, acc->data + offsetof(evt_t, cnt), sizeof a);
+    memcpy(&b, (const uint8_t *)in->data + offsetof(evt_t, cnt), sizeof b);
+    a += b;
+    memcpy(acc->data + offsetof(evt_t, cnt), &a, sizeof a);
+    return CF_OK;
+}
+
+/* The sink (parallelism 1): sums the counts of the window results and, at
+ * the end of the input, fails the job unless every record was counted
+ * once per window it belongs to (a wrong window operator cannot post a
+ * figure). */
+BENCH_API int
+bench_evt_sink_open(cf_ctx_t *ctx)
+{
+    (void)ctx;
+    g_win_sum = 0;
+    g_win_results = 0;
+    return CF_OK;
+}
+
+BENCH_API int
+bench_evt_sink(cf_ctx_t *ctx, const cf_record_t *in)
+{
+    evt_t r;
+    if (in->len != sizeof r)
+        return cf_fail(ctx, "window result of %u bytes, expected %zu",
+                       in->len, sizeof r);
+    memcpy(&r, in->data, sizeof r);
+    g_win_sum += r.cnt;
+    g_win_results++;
+    return CF_OK;
+}
+
+BENCH_API int
+bench_evt_sink_finish(cf_ctx_t *ctx)
+{
+    if (g_win_sum != g_win_expect)
+        return cf_fail(ctx,
+                       "window counts add up to %lld over %lld results, "
+                       "expected %lld",
+                       (long long)g_win_sum, (long long)g_win_results,
+                       (long long)g_win_expect);
+    return CF_OK;
+}
+
+/* For the hand loop: configure the generator and the expected sum as the
+ * job's build does, and read the sink's figures. */
+BENCH_API void
+bench_evt_setup(int64_t keys, int64_t per_ms, int64_t active_ms,
+                int64_t idle_ms, int64_t expect)
+{
+    g_keys = keys;
+    g_win_per_ms = per_ms;
+    g_win_active_ms = active_ms;
+    g_win_idle_ms = idle_ms;
+    g_win_expect = expect;
+}
+
+BENCH_API int64_t
+bench_evt_results(void)
+{
+    return g_win_results;
+}
+
+static const cf_sink_ops_t evt_sink_ops = {
+    sizeof(cf_sink_ops_t), bench_evt_sink_open, bench_evt_sink,
+    bench_evt_sink_finish, NULL};
+
+/* datagen(p=1) -> timestamps + bounded out-of-orderness watermarks
+ * (chained) -> key_by -> window -> reduce(count) (p=1) -> checking sink. */
+static int
+build_windows(cf_env_t *env, const char *c, uint64_t n, int argc,
+              char **argv)
+{
+    int64_t size = atoll(cf_param_get(argc, argv, "size-ms",
+                                      strcmp(c, "sliding") == 0 ? "10000"
+                                                                : "1000"));
+    int64_t slide = atoll(cf_param_get(argc, argv, "slide-ms", "2000"));
+    int64_t gap = atoll(cf_param_get(argc, argv, "gap-ms", "100"));
+    cf_wm_strategy_t wm = cf_wm_for_bounded_out_of_orderness(WIN_BOUND_MS);
+    cf_window_assigner_t a;
+    int64_t mult = 1;
+    cf_stream_t *s;
+
+    /* A host of ABI 1.2 still being built may lack the entries. */
+    if (!CF_API_HAS(env, stream_interval_join) ||
+        CF__API(env)->stream_assign_watermarks == NULL ||
+        CF__API(env)->stream_window == NULL ||
+        CF__API(env)->window_reduce == NULL)
+        return cf_env_fail(env, "%s: this host has no event-time windows",
+                           c);
+    g_win_per_ms = atoll(cf_param_get(argc, argv, "per-ms", "1000"));
+    g_win_active_ms = 0;
+    g_win_idle_ms = 0;
+    if (g_keys <= 0 || g_win_per_ms <= 0 || n == UINT64_MAX)
+        return cf_env_fail(env, "%s: --keys, --per-ms and --n must be > 0",
+                           c);
+    if (strcmp(c, "tumbling") == 0) {
+        a = cf_tumbling_windows(CF_TIME_EVENT, size, 0);
+    } else if (strcmp(c, "sliding") == 0) {
+        if (size <= 0 || slide <= 0 || size % slide != 0)
+            return cf_env_fail(env, "sliding: --size-ms must be a multiple "
+                                    "of --slide-ms");
+        a = cf_sliding_windows(CF_TIME_EVENT, size, slide, 0);
+        mult = size / slide; /* every record is in size / slide windows */
+    } else {
+        /* Busy, then silent for longer than the gap: one session per key
+         * per busy period. */
+        g_win_active_ms = atoll(cf_param_get(argc, argv, "active-ms", "500"));
+        g_win_idle_ms = atoll(cf_param_get(argc, argv, "idle-ms", "500"));
+        if (g_win_idle_ms <= gap + WIN_JITTER_MS || g_win_active_ms <= 0)
+            return cf_env_fail(env, "session: --idle-ms must exceed "
+                                    "--gap-ms + %d", WIN_JITTER_MS);
+        a = cf_session_windows(CF_TIME_EVENT, gap);
+    }
+    g_win_expect = (int64_t)n * mult;
+    wm.timestamp = bench_evt_ts;
+    s = cf_env_datagen(env, "gen", bench_gen_evt, NULL, n, 0);
+    cf_stream_set_parallelism(s, 1);
+    s = cf_stream_assign_timestamps_and_watermarks(s, &wm, NULL);
+    cf_stream_set_parallelism(s, 1);
+    s = cf_stream_key_by(s, bench_key, NULL);
+    s = cf_stream_window(s, &a);
+    s = cf_window_reduce(s, "count", bench_evt_count, NULL);
+    cf_stream_set_parallelism(s, 1);
+    s = cf_stream_sink(s, "check", &evt_sink_ops, NULL);
+    cf_stream_set_parallelism(s, 1);
+    return CF_OK;
+}
 
 static int
 build(cf_env_t *env, int argc, char **argv)
@@ -246,6 +458,9 @@ build(cf_env_t *env, int argc, char **argv)
         cf_stream_set_parallelism(s, 2);
         s = cf_stream_discard(s);
         cf_stream_set_parallelism(s, 2);
+    } else if (strcmp(c, "tumbling") == 0 || strcmp(c, "sliding") == 0 ||
+               strcmp(c, "session") == 0) {
+        return build_windows(env, c, n, argc, argv);
     } else {
         return cf_env_fail(env, "unknown --case %s", c);
     }
