@@ -458,6 +458,10 @@ void cf_dispatcher_tm_lost(cf_dispatcher_t *d, const char *resource_id,
                            const char *reason);
 /* Register the REST routes (rest_handlers.c). */
 void cf_rest_handlers_register(cf_jm_t *jm);
+/* Monitoring endpoints (rest_ops.c, rest_vertex.c), called by
+ * cf_rest_handlers_register. */
+void cf_rest_ops_register(cf_jm_t *jm);
+void cf_rest_vertex_register(cf_jm_t *jm);
 
 /* The bodies of the task metric endpoints (rest_handlers.c; exposed for
  * the unit tests), over the subtasks' event-time figures, each a bare

@@ -2291,4 +2291,23 @@ cf_rest_handlers_register(cf_jm_t *jm)
     }
     /* Checkpoints, savepoints, stop, disposal: rest_checkpoints.c. */
     cf_rest_ckpt_register(jm);
+    /* Monitoring endpoints in their own files (weak: absent until they
+     * exist). */
+    cf_rest_ops_register(jm);
+    cf_rest_vertex_register(jm);
+}
+
+/* Defaults of the monitoring registrations: replaced by the strong
+ * definitions of rest_ops.c (JobManager and TaskManager logs, config,
+ * thread dumps) and rest_vertex.c (subtask times, back pressure, ...). */
+__attribute__((weak)) void
+cf_rest_ops_register(cf_jm_t *jm)
+{
+    (void)jm;
+}
+
+__attribute__((weak)) void
+cf_rest_vertex_register(cf_jm_t *jm)
+{
+    (void)jm;
 }
