@@ -183,6 +183,39 @@ rest_respond_json(cf_rest_t *r, struct MHD_Connection *conn, int status,
     return ret;
 }
 
+void
+cf_rest_respond_raw(cf_rest_req_t *req, const char *content_type,
+                    char *data, size_t len)
+{
+    free(req->raw);
+    req->raw = data;
+    req->raw_len = len;
+    req->raw_type = content_type;
+}
+
+/* Queue the handler's non-JSON body; takes req->raw. */
+static enum MHD_Result
+rest_respond_raw(cf_rest_t *r, struct MHD_Connection *conn, int status,
+                 cf_rest_req_t *req)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+
+    resp = MHD_create_response_from_buffer(req->raw_len, req->raw,
+                                           MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        free(req->raw);
+        req->raw = NULL;
+        return MHD_NO;
+    }
+    req->raw = NULL;
+    MHD_add_response_header(resp, "Content-Type", req->raw_type);
+    rest_add_common_headers(r, resp);
+    ret = MHD_queue_response(conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 static enum MHD_Result
 rest_respond_error(cf_rest_t *r, struct MHD_Connection *conn, int status,
                    const char *msg)
@@ -914,8 +947,13 @@ rest_finish(cf_rest_t *r, rest_rq_t *q, struct MHD_Connection *conn,
         cf_log_error("REST: handler of %s %s returned status %d", method,
                      rt->pattern, status);
         json_decref(body);
+        free(req.raw);
         return rest_respond_error(r, conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
                                   "Internal server error.");
+    }
+    if (req.raw != NULL) {
+        json_decref(body);
+        return rest_respond_raw(r, conn, status, &req);
     }
     return rest_respond_json(r, conn, status, body, NULL);
 }

@@ -44,7 +44,18 @@ typedef struct cf_rest_req_s {
     const char *upload_path; /* multipart "jarfile": stored file, or NULL */
     const char *upload_name; /* its client file name (basename only) */
     void *conn;           /* struct MHD_Connection *, for cf_rest_query */
+    /* Set by cf_rest_respond_raw: a non-JSON body. */
+    char *raw;
+    size_t raw_len;
+    const char *raw_type;
 } cf_rest_req_t;
+
+/* Answer with a non-JSON body (log files as text/plain): the handler
+ * calls this, sets *status and returns NULL. data (malloc'd, len bytes)
+ * passes to the server; content_type must outlive the request (a
+ * literal). */
+void cf_rest_respond_raw(cf_rest_req_t *req, const char *content_type,
+                         char *data, size_t len);
 
 /* A query parameter, or NULL. */
 const char *cf_rest_query(const cf_rest_req_t *req, const char *key);
