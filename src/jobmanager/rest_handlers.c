@@ -496,27 +496,6 @@ cf_rh_jobmanager_config(cf_rest_req_t *req, void *arg, int *status)
     return c.arr;
 }
 
-static json_t *
-cf_rh_jobmanager_environment(cf_rest_req_t *req, void *arg, int *status)
-{
-    json_t *o = json_object(), *jvm = json_object();
-
-    json_object_set_new(jvm, "version",
-                        json_string("cflink " CF_VERSION " (C11, no JVM)"));
-#if defined(__x86_64__)
-    json_object_set_new(jvm, "arch", json_string("amd64"));
-#elif defined(__aarch64__)
-    json_object_set_new(jvm, "arch", json_string("aarch64"));
-#else
-    json_object_set_new(jvm, "arch", json_string("unknown"));
-#endif
-    json_object_set_new(jvm, "options", json_array());
-    json_object_set_new(o, "jvm", jvm);
-    json_object_set_new(o, "classpath", json_array());
-    *status = 200;
-    return o;
-}
-
 /* An empty bare array: the metric endpoints (no metrics system yet). */
 static json_t *
 cf_rh_empty_array(cf_rest_req_t *req, void *arg, int *status)
@@ -1184,37 +1163,6 @@ cf_rh_vertex_info(cf_rest_req_t *req, void *arg, int *status)
     return o;
 }
 
-static json_t *
-cf_rh_vertex_subtasktimes(cf_rest_req_t *req, void *arg, int *status)
-{
-    json_t *err = NULL, *o, *subs;
-    cf_ejv_t *v = cf_rh_req_vertex(arg, req, status, &err);
-    int64_t now = cf_now_ms();
-
-    if (v == NULL)
-        return err;
-    o = cf_rh_vertex_head(v);
-    json_object_set_new(o, "now", json_integer(now));
-    subs = json_array();
-    for (int i = 0; i < v->parallelism; i++) {
-        const cf_exec_vertex_t *ev = &v->subtasks[i];
-        json_t *s = json_object();
-        int64_t st = cf_rh_subtask_start(ev), en = cf_rh_subtask_end(ev);
-        char *ep = cf_rh_endpoint(ev);
-
-        json_object_set_new(s, "subtask", json_integer(ev->subtask));
-        json_object_set_new(s, "endpoint", json_string(ep));
-        cf_free(ep);
-        json_object_set_new(s, "duration",
-                            json_integer(cf_rh_duration(st, en, now)));
-        json_object_set_new(s, "timestamps", cf_rh_timestamps(ev));
-        json_array_append_new(subs, s);
-    }
-    json_object_set_new(o, "subtasks", subs);
-    *status = 200;
-    return o;
-}
-
 /* ------------------------------------------------------------------ */
 /* Task metrics and watermarks                                         */
 /* ------------------------------------------------------------------ */
@@ -1644,23 +1592,6 @@ cf_rh_subtask_metrics(cf_rest_req_t *req, void *arg, int *status)
         return json_array();
     return cf_rest_subtask_metrics_dto(&v->subtasks[k],
                                        cf_rest_query(req, "get"));
-}
-
-static json_t *
-cf_rh_job_accumulators(cf_rest_req_t *req, void *arg, int *status)
-{
-    json_t *err = NULL, *o;
-    cf_jobmaster_t *j = cf_rh_job(arg, req, 0, status, &err);
-
-    if (j == NULL)
-        return err;
-    o = json_object();
-    json_object_set_new(o, "job-accumulators", json_array());
-    json_object_set_new(o, "user-task-accumulators", json_array());
-    json_object_set_new(o, "serialized-user-task-accumulators",
-                        json_object());
-    *status = 200;
-    return o;
 }
 
 /* PATCH /jobs/:jobid?mode=cancel and GET /jobs/:jobid/yarn-cancel. */
@@ -2246,13 +2177,9 @@ static cf_rh_route_t cf_rh_routes[] = {
     {"GET", "/jobs/:jobid/config", cf_rh_job_config, 0, 0, NULL},
     {"GET", "/jobs/:jobid/exceptions", cf_rh_job_exceptions, 0, 0, NULL},
     {"GET", "/jobs/:jobid/execution-result", cf_rh_job_result, 0, 0, NULL},
-    {"GET", "/jobs/:jobid/accumulators", cf_rh_job_accumulators, 0, 0,
-     NULL},
     {"GET", "/jobs/:jobid/yarn-cancel", cf_rh_do_cancel, 0, 0, NULL},
     {"GET", "/jobs/:jobid/vertices/:vertexid", cf_rh_vertex_info, 0, 0,
      NULL},
-    {"GET", "/jobs/:jobid/vertices/:vertexid/subtasktimes",
-     cf_rh_vertex_subtasktimes, 0, 0, NULL},
     {"GET", "/jobs/:jobid/vertices/:vertexid/metrics", cf_rh_vertex_metrics,
      0, 0, NULL},
     {"GET", "/jobs/:jobid/vertices/:vertexid/subtasks/metrics",
@@ -2266,8 +2193,6 @@ static cf_rh_route_t cf_rh_routes[] = {
     {"GET", "/taskmanagers/:taskmanagerid/metrics", cf_rh_empty_array, 0, 0,
      NULL},
     {"GET", "/jobmanager/config", cf_rh_jobmanager_config, 0, 0, NULL},
-    {"GET", "/jobmanager/environment", cf_rh_jobmanager_environment, 0, 0,
-     NULL},
     {"GET", "/jobmanager/metrics", cf_rh_empty_array, 0, 0, NULL},
     {"GET", "/jars", cf_rh_jars, 0, 1, NULL},
     {"POST", "/jars/upload", cf_rh_jar_upload, 1, 1, NULL},
@@ -2291,23 +2216,7 @@ cf_rest_handlers_register(cf_jm_t *jm)
     }
     /* Checkpoints, savepoints, stop, disposal: rest_checkpoints.c. */
     cf_rest_ckpt_register(jm);
-    /* Monitoring endpoints in their own files (weak: absent until they
-     * exist). */
+    /* Monitoring endpoints in their own files. */
     cf_rest_ops_register(jm);
     cf_rest_vertex_register(jm);
-}
-
-/* Defaults of the monitoring registrations: replaced by the strong
- * definitions of rest_ops.c (JobManager and TaskManager logs, config,
- * thread dumps) and rest_vertex.c (subtask times, back pressure, ...). */
-__attribute__((weak)) void
-cf_rest_ops_register(cf_jm_t *jm)
-{
-    (void)jm;
-}
-
-__attribute__((weak)) void
-cf_rest_vertex_register(cf_jm_t *jm)
-{
-    (void)jm;
 }
