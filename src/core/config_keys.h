@@ -389,6 +389,23 @@ static const cf_config_key_t cf_config_key_table[] = {
     {"jobmanager.archive.fs.dir", S, NULL, NULL, NULL,
      "Directory finished jobs are archived to (for a history server)."},
 
+    /* Metrics: the Prometheus reporter named "prom" (Flink's
+     * metrics.reporter.<name>.*; cflink knows this one reporter). */
+    {"metrics.reporter.prom.factory.class", S, NULL, NULL, NULL,
+     "Enables the Prometheus reporter in each daemon when set to "
+     "org.apache.flink.metrics.prometheus.PrometheusReporterFactory (or "
+     "prometheus)."},
+    {"metrics.reporter.prom.port", S, "9249", NULL, NULL,
+     "Port or range (9250-9260) the Prometheus reporter listens on; the "
+     "first free port of the range is taken."},
+    {"metrics.reporter.prom.host", S, NULL, NULL, NULL,
+     "Interface the Prometheus reporter binds to; unset: 0.0.0.0 (cflink "
+     "only)."},
+    {"metrics.reporter.prom.filterLabelValueCharacters", B, "true", NULL,
+     NULL,
+     "Whether label value characters outside [a-zA-Z0-9:_] are replaced "
+     "by '_' in the Prometheus reporter's output."},
+
     /* Environment and logging. */
     {"io.tmp.dirs", S, NULL, NULL, "taskmanager.tmp.dirs",
      "Temporary directories (':'-separated); unset: $TMPDIR, else /tmp."},

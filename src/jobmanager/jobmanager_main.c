@@ -14,6 +14,9 @@
  * jobmanager.rpc.port (6123; 0: an ephemeral port). It logs "RPC endpoint
  * listening at <jobmanager.rpc.address or bind host>:<port>"; the REST
  * endpoint logs "Rest endpoint listening at ..." itself.
+ * With metrics.reporter.prom.factory.class set, the Prometheus reporter
+ * (metrics_prom.c) starts after the REST endpoint; when it cannot, the
+ * error is logged and the JobManager runs on without it.
  *
  * Work directory: <web.tmpdir | io.tmp.dirs | $TMPDIR | /tmp>/
  * cflink-jm-<6 hex> (0700), holding flink-web-upload/ (unless
@@ -36,6 +39,7 @@
 
 #include "daemon.h"
 #include "dispatcher_int.h"
+#include "metrics_prom.h"
 
 /* Time given to messages queued at shutdown (CancelTask, FreeSlot) to
  * leave before the RPC connections close. */
@@ -44,6 +48,7 @@
 typedef struct cf_jm_main_s {
     cf_jm_t jm;
     int own_work_dir; /* remove it at exit */
+    cf_jm_prom_t *prom; /* metrics.reporter.prom.*, or NULL */
 } cf_jm_main_t;
 
 /* ------------------------------------------------------------------ */
@@ -219,6 +224,8 @@ cf_jm_on_shutdown(void *arg)
     cf_log_info("Shutting down rest endpoint.");
     cf_rest_destroy(jm->rest);
     jm->rest = NULL;
+    cf_jm_prom_destroy(m->prom);
+    m->prom = NULL;
     /* JobMasters cancel their tasks (best effort) as they are destroyed;
      * the Dispatcher itself goes last (the RM still reports to it). */
     while ((j = cf_dispatcher_jobs(jm->dispatcher)) != NULL) {
@@ -366,6 +373,8 @@ cf_jm_start(cf_jm_main_t *m, cf_error_t **errp)
         return -1;
     }
     cf_rest_handlers_register(jm);
+    /* Optional: a reporter that cannot start is logged, not fatal. */
+    m->prom = cf_jm_prom_start(jm);
     cf_loop_on_shutdown_signals(jm->loop, cf_jm_on_shutdown, m);
     cf_log_info("JobManager %s started.", jm->resource_id);
     return 0;
@@ -377,6 +386,8 @@ cf_jm_cleanup(cf_jm_main_t *m)
 {
     cf_jm_t *jm = &m->jm;
 
+    cf_jm_prom_destroy(m->prom);
+    m->prom = NULL;
     if (jm->rest)
         cf_rest_destroy(jm->rest);
     jm->rest = NULL;

@@ -175,6 +175,9 @@ void cf_tm_jobs_destroy(cf_tm_t *tm);
  * so send before the loop runs on), or NULL when n is 0. */
 size_t cf_tm_task_reports(cf_tm_t *tm,
                           Cflink__UpdateTaskExecutionState ***out);
+/* The name of the task of an attempt ("Map (1/2)#0"), or NULL when none is
+ * deployed here. */
+const char *cf_tm_task_name(cf_tm_t *tm, const cf_id_t *attempt_id);
 
 /* ------------------------------------------------------------------ */
 /* blob_cache.c                                                        */

@@ -10,8 +10,13 @@
  * SIGTERM or SIGINT shuts down gracefully (tasks cancelled, at most a few
  * seconds to end, goodbye to the JobManager, exit 0); a second one exits
  * at once with status 1.
+ *
+ * With metrics.reporter.prom.factory.class set, the Prometheus reporter
+ * (metrics_prom.c) starts once the TaskExecutor exists; when it cannot,
+ * the error is logged and the TaskManager runs on without it.
  */
 #include "daemon.h"
+#include "metrics_prom.h"
 #include "taskmanager_int.h"
 
 #ifndef CF_GIT_COMMIT
@@ -44,6 +49,7 @@ main(int argc, char **argv)
     cf_error_t *err = NULL;
     cf_loop_t *loop = NULL;
     cf_tm_t *tm = NULL;
+    cf_tm_prom_t *prom = NULL;
     int rc = cf_daemon_init(&d, argc, argv, &err);
 
     if (rc <= 0) {
@@ -59,6 +65,8 @@ main(int argc, char **argv)
     if ((tm = cf_tm_new(loop, d.cfg, &err)) == NULL)
         goto out;
     cf_loop_on_shutdown_signals(loop, cf_tm_on_shutdown, tm);
+    /* Optional: a reporter that cannot start is logged, not fatal. */
+    prom = cf_tm_prom_start(tm);
     if (cf_tm_start(tm) < 0) {
         cf_error_set(&err, CF_EIO,
                      "cannot connect to the JobManager at "
@@ -72,6 +80,7 @@ main(int argc, char **argv)
 
 out:
     cf_daemon_fail(&d, err);
+    cf_tm_prom_destroy(prom); /* before the tasks it reads go */
     cf_tm_destroy(tm);
     if (loop != NULL)
         cf_loop_destroy(loop);

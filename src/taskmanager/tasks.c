@@ -145,6 +145,14 @@ cf_tm_task_find(cf_tm_t *tm, const cf_id_t *attempt)
     return NULL;
 }
 
+/* The name of the task of an attempt ("Map (1/2)#0"), or NULL. */
+const char *
+cf_tm_task_name(cf_tm_t *tm, const cf_id_t *attempt_id)
+{
+    cf_tm_task_t *r = cf_tm_task_find(tm, attempt_id);
+    return r != NULL ? r->name : NULL;
+}
+
 static void
 cf_tm_reply_error(cf_tm_t *tm, uint32_t epoch, uint64_t req_id, const char *msg)
 {
