@@ -462,6 +462,33 @@ void cf_rest_handlers_register(cf_jm_t *jm);
  * cf_rest_handlers_register. */
 void cf_rest_ops_register(cf_jm_t *jm);
 void cf_rest_vertex_register(cf_jm_t *jm);
+/* Shared by the REST handler files (rest_handlers.c). Thread: loop. */
+int cf_rest_is_hex32(const char *s);
+/* Flink's 400 "Cannot resolve path parameter (key) from value ...". */
+json_t *cf_rest_bad_path_param(int *status, const char *key,
+                               const char *value);
+/* The job named by path parameter idx, or NULL with *err set (400 for a
+ * malformed id, 404 "Job <id> not found"). */
+cf_jobmaster_t *cf_rest_job_param(cf_jm_t *jm, const cf_rest_req_t *req,
+                                  int idx, int *status, json_t **err);
+/* Flink's ExecutionJobVertex.getAggregateJobVertexState. */
+cf_exec_state_t cf_rest_vertex_state(const int counts[CF_EXEC_STATE_COUNT],
+                                     int parallelism);
+/* rest_vertex.c's bodies, over a vertex at time now (epoch ms); the unit
+ * tests call them. */
+json_t *cf_rest_subtasktimes_dto(const cf_ejv_t *v, int64_t now);
+json_t *cf_rest_vertex_taskmanagers_dto(const cf_ejv_t *v, int64_t now);
+json_t *cf_rest_backpressure_dto(const cf_ejv_t *v, int64_t now);
+json_t *cf_rest_vertex_accumulators_dto(const cf_ejv_t *v);
+json_t *cf_rest_subtasks_accumulators_dto(const cf_ejv_t *v);
+json_t *cf_rest_job_accumulators_dto(const cf_jobmaster_t *j);
+const char *cf_rest_backpressure_level(double ratio);
+/* The job jid among jobs (a ->next list) and, when vid is not NULL, its
+ * vertex vid: NULL with *jp (and *vp) set, else the error body with
+ * *status set (400 malformed id, 404 unknown job or vertex). */
+json_t *cf_rest_vertex_resolve(cf_jobmaster_t *jobs, const char *jid,
+                               const char *vid, cf_jobmaster_t **jp,
+                               cf_ejv_t **vp, int *status);
 
 /* The bodies of the task metric endpoints (rest_handlers.c; exposed for
  * the unit tests), over the subtasks' event-time figures, each a bare

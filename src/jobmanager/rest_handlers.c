@@ -60,54 +60,12 @@ cf_rh_commit(void)
 }
 
 static json_t *
-cf_rh_bad_path_param(int *status, const char *key, const char *value)
-{
-    return cf_rest_error(status, 400,
-                         "Bad request, could not parse parameters: Cannot "
-                         "resolve path parameter (%s) from value \"%s\".",
-                         key, value);
-}
-
-static json_t *
 cf_rh_bad_query_param(int *status, const char *key, const char *value)
 {
     return cf_rest_error(status, 400,
                          "Bad request, could not parse parameters: Cannot "
                          "resolve query parameter (%s) from value \"%s\".",
                          key, value);
-}
-
-static int
-cf_rh_is_hex32(const char *s)
-{
-    size_t n = 0;
-
-    for (; s[n]; n++)
-        if (!isxdigit((unsigned char)s[n]))
-            return 0;
-    return n == CF_ID_HEX_LEN;
-}
-
-/* The job of path parameter idx, or NULL with *err set (400 or 404). */
-static cf_jobmaster_t *
-cf_rh_job(cf_jm_t *jm, const cf_rest_req_t *req, int idx, int *status,
-          json_t **err)
-{
-    const char *hex = idx < req->nparams ? req->params[idx] : "";
-    cf_jobmaster_t *jmr;
-    cf_id_t id;
-
-    if (!cf_rh_is_hex32(hex) || cf_id_from_hex(&id, hex) < 0) {
-        *err = cf_rh_bad_path_param(status, "jobid", hex);
-        return NULL;
-    }
-    jmr = cf_dispatcher_find_job(jm->dispatcher, &id);
-    if (jmr == NULL) {
-        char low[CF_ID_HEX_LEN + 1];
-        cf_id_to_hex(&id, low);
-        *err = cf_rest_error(status, 404, "Job %s not found", low);
-    }
-    return jmr;
 }
 
 static char *
@@ -184,26 +142,6 @@ cf_rh_duration(int64_t start, int64_t end, int64_t now)
     return (end > 0 ? end : now) - start;
 }
 
-/* Flink's ExecutionJobVertex.getAggregateJobVertexState. */
-static cf_exec_state_t
-cf_rh_vertex_state(const int counts[CF_EXEC_STATE_COUNT], int parallelism)
-{
-    if (counts[CF_EXEC_FAILED] > 0)
-        return CF_EXEC_FAILED;
-    if (counts[CF_EXEC_CANCELING] > 0)
-        return CF_EXEC_CANCELING;
-    if (counts[CF_EXEC_CANCELED] > 0)
-        return CF_EXEC_CANCELED;
-    if (counts[CF_EXEC_INITIALIZING] > 0)
-        return CF_EXEC_INITIALIZING;
-    if (counts[CF_EXEC_RUNNING] > 0)
-        return CF_EXEC_RUNNING;
-    if (counts[CF_EXEC_FINISHED] > 0)
-        return counts[CF_EXEC_FINISHED] == parallelism ? CF_EXEC_FINISHED
-                                                       : CF_EXEC_RUNNING;
-    return CF_EXEC_CREATED;
-}
-
 typedef struct cf_rh_vstat_s {
     int counts[CF_EXEC_STATE_COUNT];
     cf_exec_state_t state;
@@ -254,7 +192,7 @@ cf_rh_vertex_stat(const cf_ejv_t *v, cf_rh_vstat_t *s)
     if (!all_done || v->parallelism == 0)
         s->end = -1;
     s->complete = all_done && v->parallelism > 0;
-    s->state = cf_rh_vertex_state(s->counts, v->parallelism);
+    s->state = cf_rest_vertex_state(s->counts, v->parallelism);
 }
 
 static json_t *
@@ -694,7 +632,7 @@ cf_rh_job_info(cf_rest_req_t *req, void *arg, int *status)
 {
     cf_jm_t *jm = arg;
     json_t *err = NULL, *o, *ts, *vs, *sc;
-    cf_jobmaster_t *j = cf_rh_job(jm, req, 0, status, &err);
+    cf_jobmaster_t *j = cf_rest_job_param(jm, req, 0, status, &err);
     int vcounts[CF_EXEC_STATE_COUNT] = {0};
     int64_t now = cf_now_ms(), end;
     char ssg[CF_ID_HEX_LEN + 1];
@@ -768,7 +706,7 @@ static json_t *
 cf_rh_job_plan(cf_rest_req_t *req, void *arg, int *status)
 {
     json_t *err = NULL, *o;
-    cf_jobmaster_t *j = cf_rh_job(arg, req, 0, status, &err);
+    cf_jobmaster_t *j = cf_rest_job_param(arg, req, 0, status, &err);
 
     if (j == NULL)
         return err;
@@ -782,7 +720,7 @@ static json_t *
 cf_rh_job_status(cf_rest_req_t *req, void *arg, int *status)
 {
     json_t *err = NULL, *o;
-    cf_jobmaster_t *j = cf_rh_job(arg, req, 0, status, &err);
+    cf_jobmaster_t *j = cf_rest_job_param(arg, req, 0, status, &err);
 
     if (j == NULL)
         return err;
@@ -797,7 +735,7 @@ static json_t *
 cf_rh_job_config(cf_rest_req_t *req, void *arg, int *status)
 {
     json_t *err = NULL, *o, *ec;
-    cf_jobmaster_t *j = cf_rh_job(arg, req, 0, status, &err);
+    cf_jobmaster_t *j = cf_rest_job_param(arg, req, 0, status, &err);
     cf_restart_t *r;
     cf_error_t *e = NULL;
 
@@ -869,7 +807,7 @@ static json_t *
 cf_rh_job_exceptions(cf_rest_req_t *req, void *arg, int *status)
 {
     json_t *err = NULL, *o, *all, *hist, *entries;
-    cf_jobmaster_t *j = cf_rh_job(arg, req, 0, status, &err);
+    cf_jobmaster_t *j = cf_rest_job_param(arg, req, 0, status, &err);
     const char *q = cf_rest_query(req, "maxExceptions");
     const cf_job_exception_t *x;
     long max = CF_REST_MAX_EXCEPTIONS_DEFAULT;
@@ -923,7 +861,7 @@ static json_t *
 cf_rh_job_result(cf_rest_req_t *req, void *arg, int *status)
 {
     json_t *err = NULL, *o, *st, *r;
-    cf_jobmaster_t *j = cf_rh_job(arg, req, 0, status, &err);
+    cf_jobmaster_t *j = cf_rest_job_param(arg, req, 0, status, &err);
     const char *app;
     int64_t end;
 
@@ -991,8 +929,8 @@ cf_rh_vertex(cf_jobmaster_t *j, const cf_rest_req_t *req, int *status,
     char low[CF_ID_HEX_LEN + 1];
     cf_ejv_t *v;
 
-    if (!cf_rh_is_hex32(vid)) {
-        *err = cf_rh_bad_path_param(status, "vertexid", vid);
+    if (!cf_rest_is_hex32(vid)) {
+        *err = cf_rest_bad_path_param(status, "vertexid", vid);
         return NULL;
     }
     cf_rh_lower(vid, low, sizeof low);
@@ -1008,7 +946,7 @@ static cf_ejv_t *
 cf_rh_req_vertex(void *arg, const cf_rest_req_t *req, int *status,
                  json_t **err)
 {
-    cf_jobmaster_t *j = cf_rh_job(arg, req, 0, status, err);
+    cf_jobmaster_t *j = cf_rest_job_param(arg, req, 0, status, err);
 
     return j != NULL ? cf_rh_vertex(j, req, status, err) : NULL;
 }
@@ -1583,7 +1521,7 @@ cf_rh_subtask_metrics(cf_rest_req_t *req, void *arg, int *status)
     k = strtol(s, &end, 10);
     if (!(isdigit((unsigned char)s[0]) || s[0] == '+' || s[0] == '-') ||
         *end != '\0' || errno != 0 || k < 0 || k > INT_MAX)
-        return cf_rh_bad_path_param(status, "subtaskindex", s);
+        return cf_rest_bad_path_param(status, "subtaskindex", s);
     v = cf_rh_metrics_vertex(arg, req, status, &err);
     if (v == NULL && err != NULL)
         return err;
@@ -1599,7 +1537,7 @@ static json_t *
 cf_rh_do_cancel(cf_rest_req_t *req, void *arg, int *status)
 {
     json_t *err = NULL;
-    cf_jobmaster_t *j = cf_rh_job(arg, req, 0, status, &err);
+    cf_jobmaster_t *j = cf_rest_job_param(arg, req, 0, status, &err);
 
     if (j == NULL)
         return err;
@@ -1710,7 +1648,7 @@ cf_rh_check_jar_id(const cf_rest_req_t *req, int *status)
 
     if (*id == '\0' || strchr(id, '/') || strchr(id, '\\') ||
         strstr(id, "..") || strcmp(id, ".") == 0)
-        return cf_rh_bad_path_param(status, "jarid", id);
+        return cf_rest_bad_path_param(status, "jarid", id);
     return NULL;
 }
 
@@ -1927,7 +1865,7 @@ cf_rh_parse_run(cf_rest_req_t *req, const char *body_class, cf_rh_run_t *r,
         goto bad_body;
     v = json_object_get(r->body, "jobId");
     if (v && !json_is_null(v)) {
-        if (!json_is_string(v) || !cf_rh_is_hex32(json_string_value(v)))
+        if (!json_is_string(v) || !cf_rest_is_hex32(json_string_value(v)))
             goto bad_body;
         r->run.job_id_hex = json_string_value(v);
     }

@@ -58,48 +58,6 @@
 /* Helpers                                                             */
 /* ------------------------------------------------------------------ */
 
-static json_t *
-cf_ro_bad_param(int *status, const char *key, const char *value)
-{
-    return cf_rest_error(status, 400,
-                         "Bad request, could not parse parameters: Cannot "
-                         "resolve path parameter (%s) from value \"%s\".",
-                         key, value);
-}
-
-static int
-cf_ro_is_hex32(const char *s)
-{
-    size_t n = 0;
-
-    for (; s[n]; n++)
-        if (!isxdigit((unsigned char)s[n]))
-            return 0;
-    return n == CF_ID_HEX_LEN;
-}
-
-/* The job of path parameter 0, or NULL with *err set (400 or 404). */
-static cf_jobmaster_t *
-cf_ro_job(cf_jm_t *jm, const cf_rest_req_t *req, int *status, json_t **err)
-{
-    const char *hex = req->nparams > 0 ? req->params[0] : "";
-    cf_jobmaster_t *jmr = NULL;
-    cf_id_t id;
-
-    if (!cf_ro_is_hex32(hex) || cf_id_from_hex(&id, hex) < 0) {
-        *err = cf_ro_bad_param(status, "jobid", hex);
-        return NULL;
-    }
-    if (jm->dispatcher != NULL)
-        jmr = cf_dispatcher_find_job(jm->dispatcher, &id);
-    if (jmr == NULL) {
-        char low[CF_ID_HEX_LEN + 1];
-        cf_id_to_hex(&id, low);
-        *err = cf_rest_error(status, 404, "Job %s not found", low);
-    }
-    return jmr;
-}
-
 /* A TaskManager id as cflink makes them (resource ids: letters, digits,
  * '-', '_', '.', ':'), bounded. */
 static int
@@ -372,7 +330,7 @@ cf_ro_job_environment(cf_rest_req_t *req, cf_jm_t *jm, int *status)
 {
     json_t *err = NULL;
 
-    if (cf_ro_job(jm, req, status, &err) == NULL)
+    if (cf_rest_job_param(jm, req, 0, status, &err) == NULL)
         return err;
     *status = 200;
     return cf_ro_environment_dto();
@@ -429,7 +387,7 @@ cf_ro_log_named(cf_rest_req_t *req, cf_jm_t *jm, int *status)
     int found = 0, dfd, fd;
 
     if (!cf_ro_plain_name(name))
-        return cf_ro_bad_param(status, "filename", name);
+        return cf_rest_bad_path_param(status, "filename", name);
     dir = cf_ro_log_dir(jm);
     if (dir == NULL)
         return cf_rest_error(status, 404, CF_RO_NO_FILE);
@@ -559,7 +517,7 @@ static json_t *
 cf_ro_job_config(cf_rest_req_t *req, cf_jm_t *jm, int *status)
 {
     json_t *err = NULL, *arr;
-    cf_jobmaster_t *j = cf_ro_job(jm, req, status, &err);
+    cf_jobmaster_t *j = cf_rest_job_param(jm, req, 0, status, &err);
 
     if (j == NULL)
         return err;
@@ -587,7 +545,7 @@ cf_ro_jm_log_url(cf_rest_req_t *req, cf_jm_t *jm, int *status)
     json_t *err = NULL, *o;
     char *base, *url;
 
-    if (cf_ro_job(jm, req, status, &err) == NULL)
+    if (cf_rest_job_param(jm, req, 0, status, &err) == NULL)
         return err;
     base = cf_ro_base_url(jm);
     url = cf_asprintf("%s/#/job-manager/logs", base);
@@ -605,10 +563,10 @@ cf_ro_tm_log_url(cf_rest_req_t *req, cf_jm_t *jm, int *status)
     const char *tm = req->nparams > 1 ? req->params[1] : "";
     char *base, *url;
 
-    if (cf_ro_job(jm, req, status, &err) == NULL)
+    if (cf_rest_job_param(jm, req, 0, status, &err) == NULL)
         return err;
     if (!cf_ro_tmid_ok(tm))
-        return cf_ro_bad_param(status, "taskmanagerid", tm);
+        return cf_rest_bad_path_param(status, "taskmanagerid", tm);
     base = cf_ro_base_url(jm);
     url = cf_asprintf("%s/#/task-manager/%s/logs", base, tm);
     o = json_pack("{s:s}", "url", url);

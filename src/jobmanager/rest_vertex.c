@@ -49,48 +49,10 @@
 #define CF_RV_BP_LOW 0.10
 #define CF_RV_BP_HIGH 0.5
 
-/*
- * The bodies, over a vertex at time now (epoch ms); exposed for the unit
- * tests (test_jobmanager_vertex.c declares them too). Thread: loop.
- */
-json_t *cf_rest_subtasktimes_dto(const cf_ejv_t *v, int64_t now);
-json_t *cf_rest_vertex_taskmanagers_dto(const cf_ejv_t *v, int64_t now);
-json_t *cf_rest_backpressure_dto(const cf_ejv_t *v, int64_t now);
-json_t *cf_rest_vertex_accumulators_dto(const cf_ejv_t *v);
-json_t *cf_rest_subtasks_accumulators_dto(const cf_ejv_t *v);
-json_t *cf_rest_job_accumulators_dto(const cf_jobmaster_t *j);
-const char *cf_rest_backpressure_level(double ratio);
-/* The job jid (32 hex) among jobs (a ->next list) and, when vid is not
- * NULL, its vertex vid: 0 with *jp (and *vp) set, else the error body
- * with *status set: 400 for a malformed id (Flink's "Cannot resolve path
- * parameter"), 404 "Job <id> not found" / "JobVertex <id> not found". */
-json_t *cf_rest_vertex_resolve(cf_jobmaster_t *jobs, const char *jid,
-                               const char *vid, cf_jobmaster_t **jp,
-                               cf_ejv_t **vp, int *status);
 
 /* ------------------------------------------------------------------ */
 /* Helpers (the same rules as rest_handlers.c's job views)             */
 /* ------------------------------------------------------------------ */
-
-static int
-cf_rv_is_hex32(const char *s)
-{
-    size_t n = 0;
-
-    for (; s[n]; n++)
-        if (!isxdigit((unsigned char)s[n]))
-            return 0;
-    return n == CF_ID_HEX_LEN;
-}
-
-static json_t *
-cf_rv_bad_path_param(int *status, const char *key, const char *value)
-{
-    return cf_rest_error(status, 400,
-                         "Bad request, could not parse parameters: Cannot "
-                         "resolve path parameter (%s) from value \"%s\".",
-                         key, value);
-}
 
 json_t *
 cf_rest_vertex_resolve(cf_jobmaster_t *jobs, const char *jid, const char *vid,
@@ -104,10 +66,10 @@ cf_rest_vertex_resolve(cf_jobmaster_t *jobs, const char *jid, const char *vid,
     *jp = NULL;
     if (vp)
         *vp = NULL;
-    if (jid == NULL || !cf_rv_is_hex32(jid) || cf_id_from_hex(&id, jid) < 0)
-        return cf_rv_bad_path_param(status, "jobid", jid ? jid : "");
-    if (vid != NULL && !cf_rv_is_hex32(vid))
-        return cf_rv_bad_path_param(status, "vertexid", vid);
+    if (jid == NULL || !cf_rest_is_hex32(jid) || cf_id_from_hex(&id, jid) < 0)
+        return cf_rest_bad_path_param(status, "jobid", jid ? jid : "");
+    if (vid != NULL && !cf_rest_is_hex32(vid))
+        return cf_rest_bad_path_param(status, "vertexid", vid);
     for (j = jobs; j != NULL; j = j->next)
         if (cf_id_equal(&j->job_id, &id))
             break;
@@ -145,26 +107,6 @@ cf_rv_head(const cf_ejv_t *v)
     json_object_set_new(o, "id", json_string(v->id_hex));
     json_object_set_new(o, "name", json_string(v->name ? v->name : ""));
     return o;
-}
-
-/* Flink's ExecutionJobVertex.getAggregateJobVertexState. */
-static cf_exec_state_t
-cf_rv_aggregate_state(const int counts[CF_EXEC_STATE_COUNT], int n)
-{
-    if (counts[CF_EXEC_FAILED] > 0)
-        return CF_EXEC_FAILED;
-    if (counts[CF_EXEC_CANCELING] > 0)
-        return CF_EXEC_CANCELING;
-    if (counts[CF_EXEC_CANCELED] > 0)
-        return CF_EXEC_CANCELED;
-    if (counts[CF_EXEC_INITIALIZING] > 0)
-        return CF_EXEC_INITIALIZING;
-    if (counts[CF_EXEC_RUNNING] > 0)
-        return CF_EXEC_RUNNING;
-    if (counts[CF_EXEC_FINISHED] > 0)
-        return counts[CF_EXEC_FINISHED] == n ? CF_EXEC_FINISHED
-                                             : CF_EXEC_RUNNING;
-    return CF_EXEC_CREATED;
 }
 
 /* When the subtask's terminal state was entered, or -1. */
@@ -396,7 +338,7 @@ cf_rv_tm_entry(const cf_ejv_t *v, const int *idx, int n, int64_t now)
     cf_free(ep);
     json_object_set_new(
         o, "status",
-        json_string(cf_exec_state_name(cf_rv_aggregate_state(counts, n))));
+        json_string(cf_exec_state_name(cf_rest_vertex_state(counts, n))));
     json_object_set_new(o, "start-time", json_integer(start));
     json_object_set_new(o, "end-time", json_integer(end));
     json_object_set_new(o, "duration", json_integer(duration));

@@ -31,17 +31,6 @@
 #include "loop.h"
 #include "rest.h"
 
-/* rest_vertex.c's bodies (not in jobmanager_int.h). */
-json_t *cf_rest_subtasktimes_dto(const cf_ejv_t *v, int64_t now);
-json_t *cf_rest_vertex_taskmanagers_dto(const cf_ejv_t *v, int64_t now);
-json_t *cf_rest_backpressure_dto(const cf_ejv_t *v, int64_t now);
-json_t *cf_rest_vertex_accumulators_dto(const cf_ejv_t *v);
-json_t *cf_rest_subtasks_accumulators_dto(const cf_ejv_t *v);
-json_t *cf_rest_job_accumulators_dto(const cf_jobmaster_t *j);
-const char *cf_rest_backpressure_level(double ratio);
-json_t *cf_rest_vertex_resolve(cf_jobmaster_t *jobs, const char *jid,
-                               const char *vid, cf_jobmaster_t **jp,
-                               cf_ejv_t **vp, int *status);
 
 #define NOW 1700000100000LL
 #define T0 1700000000000LL
