@@ -56,18 +56,18 @@ typedef struct seq_conf_s {
 } seq_conf_t;
 
 typedef struct seq_state_s {
-    cf_conn_ranges_t todo; /* offsets from conf->from */
+    cf_conn_ranges_t remaining; /* offsets from conf->from */
     cf_state_t *pos;       /* operator state, or NULL (old host) */
 } seq_state_t;
 
 #define SEQ_WHAT "Sequence Source"
 #define SEQ_STATE "sequence-positions"
 
-/* Register the positions state and fill todo: the restored ranges, or
+/* Register the positions state and fill remaining: the restored ranges, or
  * the instance's part of [0, last]. */
 static int
 pos_init(cf_ctx_t *ctx, const char *state, const char *what, cf_state_t **pos,
-         cf_conn_ranges_t *todo, uint64_t base, uint64_t last, int empty)
+         cf_conn_ranges_t *remaining, uint64_t base, uint64_t last, int empty)
 {
     uint64_t lo, hi;
 
@@ -80,11 +80,11 @@ pos_init(cf_ctx_t *ctx, const char *state, const char *what, cf_state_t **pos,
         if (cf_ctx_is_restored(ctx))
             return empty
                        ? 0
-                       : cf_conn_ranges_load(ctx, *pos, todo, base, last, what);
+                       : cf_conn_ranges_load(ctx, *pos, remaining, base, last, what);
     }
     if (!empty && cf_conn_range_split(last, cf_ctx_parallelism(ctx),
                                       cf_ctx_subtask_index(ctx), &lo, &hi))
-        cf_conn_ranges_add(todo, lo, hi);
+        cf_conn_ranges_add(remaining, lo, hi);
     return 0;
 }
 
@@ -96,7 +96,7 @@ seq_open(cf_ctx_t *ctx)
     int bad = conf->from > conf->to; /* the environment has failed */
 
     cf_ctx_set_local(ctx, st);
-    return pos_init(ctx, SEQ_STATE, SEQ_WHAT, &st->pos, &st->todo,
+    return pos_init(ctx, SEQ_STATE, SEQ_WHAT, &st->pos, &st->remaining,
                     (uint64_t)conf->from,
                     bad ? 0 : (uint64_t)conf->to - (uint64_t)conf->from, bad);
 }
@@ -109,7 +109,7 @@ seq_next(cf_ctx_t *ctx)
     uint64_t off;
     int n;
 
-    for (n = 0; n < CF_CONN_BATCH && cf_conn_ranges_take(&st->todo, &off);
+    for (n = 0; n < CF_CONN_BATCH && cf_conn_ranges_take(&st->remaining, &off);
          n++) {
         /* Two's complement wrap: from + offset stays within [from, to]. */
         int64_t v = (int64_t)((uint64_t)conf->from + off);
@@ -117,7 +117,7 @@ seq_next(cf_ctx_t *ctx)
         if (rc < 0)
             return rc;
     }
-    return cf_conn_ranges_done(&st->todo) ? CF_SOURCE_END : CF_SOURCE_MORE;
+    return cf_conn_ranges_done(&st->remaining) ? CF_SOURCE_END : CF_SOURCE_MORE;
 }
 
 static int
@@ -130,7 +130,7 @@ seq_snapshot(cf_ctx_t *ctx, int64_t checkpoint_id)
     (void)checkpoint_id;
     if (!st || !st->pos)
         return CF_OK;
-    rc = cf_conn_ranges_store(st->pos, &st->todo, (uint64_t)conf->from);
+    rc = cf_conn_ranges_store(st->pos, &st->remaining, (uint64_t)conf->from);
     if (rc < 0)
         return cf_fail(ctx, "%s: could not store its positions", SEQ_WHAT);
     return CF_OK;
@@ -141,7 +141,7 @@ seq_close(cf_ctx_t *ctx)
 {
     seq_state_t *st = cf_ctx_local(ctx);
     if (st)
-        cf_conn_ranges_free(&st->todo);
+        cf_conn_ranges_free(&st->remaining);
     free(st);
     cf_ctx_set_local(ctx, NULL);
 }
@@ -206,7 +206,7 @@ typedef struct gen_ctx_s {
 
 typedef struct gen_state_s {
     gen_ctx_t shim;
-    cf_conn_ranges_t todo; /* indices still to generate */
+    cf_conn_ranges_t remaining; /* indices still to generate */
     cf_state_t *pos;       /* operator state, or NULL (old host) */
     double rate;           /* records a second for this instance; 0: none */
     int started;           /* base_ns is set */
@@ -433,7 +433,7 @@ gen_open(cf_ctx_t *ctx)
     cf_ctx_set_local(ctx, st);
     if (conf->records_per_second > 0)
         st->rate = conf->records_per_second / (p > 0 ? p : 1);
-    return pos_init(ctx, GEN_STATE, conf->name, &st->pos, &st->todo, 0,
+    return pos_init(ctx, GEN_STATE, conf->name, &st->pos, &st->remaining, 0,
                     empty ? 0 : conf->count - 1, empty);
 }
 
@@ -470,7 +470,7 @@ gen_next(cf_ctx_t *ctx)
     gen_state_t *st = cf_ctx_local(ctx);
     uint64_t budget = CF_CONN_BATCH, n, index;
 
-    if (cf_conn_ranges_done(&st->todo))
+    if (cf_conn_ranges_done(&st->remaining))
         return CF_SOURCE_END;
     if (st->rate > 0) {
         uint64_t b = gen_budget(st);
@@ -479,13 +479,13 @@ gen_next(cf_ctx_t *ctx)
         if (b < budget)
             budget = b;
     }
-    for (n = 0; n < budget && cf_conn_ranges_take(&st->todo, &index); n++) {
+    for (n = 0; n < budget && cf_conn_ranges_take(&st->remaining, &index); n++) {
         int rc = conf->gen((cf_ctx_t *)(void *)&st->shim, index);
         if (rc < 0)
             return rc;
         st->emitted++;
     }
-    return cf_conn_ranges_done(&st->todo) ? CF_SOURCE_END : CF_SOURCE_MORE;
+    return cf_conn_ranges_done(&st->remaining) ? CF_SOURCE_END : CF_SOURCE_MORE;
 }
 
 static int
@@ -497,7 +497,7 @@ gen_snapshot(cf_ctx_t *ctx, int64_t checkpoint_id)
     (void)checkpoint_id;
     if (!st || !st->pos)
         return CF_OK;
-    if (cf_conn_ranges_store(st->pos, &st->todo, 0) < 0)
+    if (cf_conn_ranges_store(st->pos, &st->remaining, 0) < 0)
         return cf_fail(ctx, "%s: could not store its positions", conf->name);
     return CF_OK;
 }
@@ -507,7 +507,7 @@ gen_close(cf_ctx_t *ctx)
 {
     gen_state_t *st = cf_ctx_local(ctx);
     if (st)
-        cf_conn_ranges_free(&st->todo);
+        cf_conn_ranges_free(&st->remaining);
     free(st);
     cf_ctx_set_local(ctx, NULL);
 }
