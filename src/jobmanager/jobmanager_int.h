@@ -155,8 +155,26 @@ typedef struct cf_exec_vertex_s {
     int has_event_time;
     int64_t input_watermark; /* INT64_MIN: no watermark received yet */
     uint64_t late_records_dropped;
+    /* Where the current attempt's time went (TaskTimes of its reports:
+     * ms since it started RUNNING, each only raised; has_times 0 until a
+     * report carried them, as Flink's store has no busy time before the
+     * first report), and the per-second rates derived from successive
+     * reports (cf_task_rates_feed; read them with cf_jobmaster_rate).
+     * reported: a report of the attempt arrived (its counters and rates
+     * exist as metrics). */
+    int reported;
+    int has_times;
+    cf_task_times_t times;
+    cf_task_rates_t rates;
     char *failure;
 } cf_exec_vertex_t;
+
+/* Rate k (CF_RATE_*) of a subtask's current attempt: numRecordsIn /
+ * Out / numBytesIn / Out per second, busy / back-pressured / idle ms per
+ * second. 0 before two reports at least CF_TASK_RATE_WINDOW_MS apart,
+ * and once the attempt is terminal (it no longer processes anything).
+ * Thread: loop. */
+double cf_jobmaster_rate(const cf_exec_vertex_t *ev, int k);
 
 /* Flink's ExecutionJobVertex. */
 typedef struct cf_ejv_s {
@@ -482,6 +500,10 @@ json_t *cf_rest_backpressure_dto(const cf_ejv_t *v, int64_t now);
 json_t *cf_rest_vertex_accumulators_dto(const cf_ejv_t *v);
 json_t *cf_rest_subtasks_accumulators_dto(const cf_ejv_t *v);
 json_t *cf_rest_job_accumulators_dto(const cf_jobmaster_t *j);
+/* Flink's AggregatedTaskDetailsInfo over the subtasks idx[0..n) of v
+ * (idx NULL: the first n). */
+json_t *cf_rest_vertex_aggregated(const cf_ejv_t *v, const int *idx, int n,
+                                  int64_t now);
 const char *cf_rest_backpressure_level(double ratio);
 /* The job jid among jobs (a ->next list) and, when vid is not NULL, its
  * vertex vid: NULL with *jp (and *vp) set, else the error body with

@@ -480,6 +480,11 @@ exec_reset(cf_exec_vertex_t *ev)
     ev->has_event_time = 0;
     ev->input_watermark = INT64_MIN;
     ev->late_records_dropped = 0;
+    /* The new attempt's times and rates start over. */
+    ev->reported = 0;
+    ev->has_times = 0;
+    memset(&ev->times, 0, sizeof ev->times);
+    cf_task_rates_reset(&ev->rates);
 }
 
 /* Keep the newest web.exception-history-size entries (Flink's bound of
@@ -1472,6 +1477,45 @@ event_time_raise(cf_exec_vertex_t *ev, const Cflink__TaskEventTime *et)
         ev->late_records_dropped = et->late_records_dropped;
 }
 
+/* The times of a report (absent from a TaskManager that predates them,
+ * or for a task not measured), then the rates from the raised figures:
+ * within an attempt each time only grows, so an older report (a
+ * heartbeat overtaken by a state update) lowers nothing and gives no
+ * negative rate. */
+static void
+times_raise(cf_exec_vertex_t *ev, const Cflink__UpdateTaskExecutionState *u)
+{
+    cf_task_sample_t s;
+
+    ev->reported = 1;
+    if (u->times != NULL) {
+        ev->has_times = 1;
+        if (u->times->busy_ms > ev->times.busy_ms)
+            ev->times.busy_ms = u->times->busy_ms;
+        if (u->times->back_pressured_ms > ev->times.back_pressured_ms)
+            ev->times.back_pressured_ms = u->times->back_pressured_ms;
+        if (u->times->idle_ms > ev->times.idle_ms)
+            ev->times.idle_ms = u->times->idle_ms;
+    }
+    memset(&s, 0, sizeof s);
+    s.t_ms = cf_mono_ns() / 1000000;
+    s.counts[0] = ev->records_in;
+    s.counts[1] = ev->records_out;
+    s.counts[2] = ev->bytes_in;
+    s.counts[3] = ev->bytes_out;
+    s.has_times = ev->has_times;
+    s.times = ev->times;
+    cf_task_rates_feed(&ev->rates, &s, CF_TASK_RATE_WINDOW_MS);
+}
+
+double
+cf_jobmaster_rate(const cf_exec_vertex_t *ev, int k)
+{
+    if (k < 0 || k >= CF_RATE_COUNT || cf_exec_state_is_terminal(ev->state))
+        return 0.0;
+    return ev->rates.rate[k];
+}
+
 void
 cf_jobmaster_update_counters(cf_jobmaster_t *jmr,
                              const Cflink__UpdateTaskExecutionState *u)
@@ -1492,6 +1536,7 @@ cf_jobmaster_update_counters(cf_jobmaster_t *jmr,
     counter_raise(&ev->bytes_in, u->bytes_in);
     counter_raise(&ev->bytes_out, u->bytes_out);
     event_time_raise(ev, u->event_time);
+    times_raise(ev, u);
 }
 
 /* Whether checkpoints can be taken: the job RUNNING with no failover in
@@ -1553,6 +1598,7 @@ on_update_state(cf_jobmaster_t *jmr,
     counter_raise(&ev->bytes_in, u->bytes_in);
     counter_raise(&ev->bytes_out, u->bytes_out);
     event_time_raise(ev, u->event_time);
+    times_raise(ev, u);
     if (to == ev->state || cf_exec_state_is_terminal(ev->state))
         return;
     /* Being canceled, any end completes the cancellation (as Flink's

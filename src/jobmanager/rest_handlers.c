@@ -28,6 +28,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -147,6 +149,7 @@ typedef struct cf_rh_vstat_s {
     cf_exec_state_t state;
     int64_t start, end;
     int64_t rec_in, rec_out, bytes_in, bytes_out;
+    cf_task_times_t times; /* summed over the subtasks */
     int complete;
 } cf_rh_vstat_t;
 
@@ -188,6 +191,9 @@ cf_rh_vertex_stat(const cf_ejv_t *v, cf_rh_vstat_t *s)
         s->rec_out += ev->records_out;
         s->bytes_in += ev->bytes_in;
         s->bytes_out += ev->bytes_out;
+        s->times.busy_ms += ev->times.busy_ms;
+        s->times.back_pressured_ms += ev->times.back_pressured_ms;
+        s->times.idle_ms += ev->times.idle_ms;
     }
     if (!all_done || v->parallelism == 0)
         s->end = -1;
@@ -195,9 +201,12 @@ cf_rh_vertex_stat(const cf_ejv_t *v, cf_rh_vstat_t *s)
     s->state = cf_rest_vertex_state(s->counts, v->parallelism);
 }
 
+/* Flink's IOMetricsInfo. The accumulated times are the ms the task(s)
+ * spent busy, back-pressured and idle since RUNNING (0 before a report
+ * carried them). */
 static json_t *
 cf_rh_io_metrics(int64_t rb, int64_t wb, int64_t rr, int64_t wr,
-                 int complete)
+                 int complete, const cf_task_times_t *tt)
 {
     json_t *m = json_object();
 
@@ -211,9 +220,11 @@ cf_rh_io_metrics(int64_t rb, int64_t wb, int64_t rr, int64_t wr,
     json_object_set_new(m, "write-records-complete",
                         json_boolean(complete));
     json_object_set_new(m, "accumulated-backpressured-time",
-                        json_integer(0));
-    json_object_set_new(m, "accumulated-idle-time", json_integer(0));
-    json_object_set_new(m, "accumulated-busy-time", json_real(0.0));
+                        json_integer((json_int_t)tt->back_pressured_ms));
+    json_object_set_new(m, "accumulated-idle-time",
+                        json_integer((json_int_t)tt->idle_ms));
+    json_object_set_new(m, "accumulated-busy-time",
+                        json_real((double)tt->busy_ms));
     return m;
 }
 
@@ -432,14 +443,6 @@ cf_rh_jobmanager_config(cf_rest_req_t *req, void *arg, int *status)
     cf_config_foreach(jm->cfg, cf_rh_cfg_each, &c);
     *status = 200;
     return c.arr;
-}
-
-/* An empty bare array: the metric endpoints (no metrics system yet). */
-static json_t *
-cf_rh_empty_array(cf_rest_req_t *req, void *arg, int *status)
-{
-    *status = 200;
-    return json_array();
 }
 
 /* ------------------------------------------------------------------ */
@@ -690,7 +693,7 @@ cf_rh_job_info(cf_rest_req_t *req, void *arg, int *status)
         json_object_set_new(e, "metrics",
                             cf_rh_io_metrics(st.bytes_in, st.bytes_out,
                                              st.rec_in, st.rec_out,
-                                             st.complete));
+                                             st.complete, &st.times));
         json_array_append_new(vs, e);
     }
     json_object_set_new(o, "vertices", vs);
@@ -1032,7 +1035,8 @@ cf_rh_subtask(const cf_exec_vertex_t *ev, int64_t now)
     json_object_set_new(s, "metrics",
                         cf_rh_io_metrics(ev->bytes_in, ev->bytes_out,
                                          ev->records_in, ev->records_out,
-                                         cf_exec_state_is_terminal(ev->state)));
+                                         cf_exec_state_is_terminal(ev->state),
+                                         &ev->times));
     json_object_set_new(s, "taskmanager-id",
                         json_string(ev->tm_resource_id ? ev->tm_resource_id
                                                        : "(unassigned)"));
@@ -1040,42 +1044,6 @@ cf_rh_subtask(const cf_exec_vertex_t *ev, int64_t now)
                         cf_rh_status_duration(ev, now));
     json_object_set_new(s, "timestamps", cf_rh_timestamps(ev));
     return s;
-}
-
-/* Flink's AggregatedTaskDetailsInfo, over the subtasks' IO metrics. */
-static json_t *
-cf_rh_aggregated(const cf_ejv_t *v)
-{
-    static const char *const names[] = {"read-bytes", "write-bytes",
-                                        "read-records", "write-records"};
-    json_t *o = json_object(), *m = json_object();
-
-    for (int k = 0; k < 4; k++) {
-        int64_t mn = 0, mx = 0, sum = 0;
-        json_t *a = json_object();
-        for (int i = 0; i < v->parallelism; i++) {
-            const cf_exec_vertex_t *ev = &v->subtasks[i];
-            int64_t x = k == 0   ? ev->bytes_in
-                        : k == 1 ? ev->bytes_out
-                        : k == 2 ? ev->records_in
-                                 : ev->records_out;
-            if (i == 0 || x < mn)
-                mn = x;
-            if (i == 0 || x > mx)
-                mx = x;
-            sum += x;
-        }
-        json_object_set_new(a, "min", json_integer(mn));
-        json_object_set_new(a, "max", json_integer(mx));
-        json_object_set_new(
-            a, "avg",
-            json_integer(v->parallelism > 0 ? sum / v->parallelism : 0));
-        json_object_set_new(a, "sum", json_integer(sum));
-        json_object_set_new(m, names[k], a);
-    }
-    json_object_set_new(o, "metrics", m);
-    json_object_set_new(o, "status-duration", json_object());
-    return o;
 }
 
 static json_t *
@@ -1096,7 +1064,9 @@ cf_rh_vertex_info(cf_rest_req_t *req, void *arg, int *status)
     for (int i = 0; i < v->parallelism; i++)
         json_array_append_new(subs, cf_rh_subtask(&v->subtasks[i], now));
     json_object_set_new(o, "subtasks", subs);
-    json_object_set_new(o, "aggregated", cf_rh_aggregated(v));
+    json_object_set_new(o, "aggregated",
+                        cf_rest_vertex_aggregated(v, NULL, v->parallelism,
+                                                  now));
     *status = 200;
     return o;
 }
@@ -1112,33 +1082,200 @@ cf_rh_vertex_info(cf_rest_req_t *req, void *arg, int *status)
  * report carried them (its attempt deployed on a TaskManager that sends
  * them); before that Flink's store has no entry, so the subtask is left
  * out rather than shown with a made-up value. Values are strings, as
- * Flink's metric store keeps gauges and counters. Metric names:
+ * Flink's metric store keeps gauges and counters, formatted as Java
+ * does (Long.toString, Double.toString: "12.5", "1000.0", "1.5E7").
+ * Metric names (Flink's task-level MetricNames):
  *  - currentInputWatermark: Flink's task-level gauge (Long.MIN_VALUE,
  *    "-9223372036854775808", before the first watermark);
  *  - numLateRecordsDropped: in Flink a counter of each window operator
  *    ("<operator>.numLateRecordsDropped"); cflink knows only the task's
- *    sum over its window operators and serves it at task level.
+ *    sum over its window operators and serves it at task level;
+ *  - numRecordsIn, numRecordsOut, numBytesIn, numBytesOut (counters) and
+ *    their meters numRecordsInPerSecond & co. (doubles), once the attempt
+ *    reported; the rates come from successive reports at least a second
+ *    apart (cf_task_rates_feed) and are 0 before two such reports and
+ *    once the attempt is terminal;
+ *  - busyTimeMsPerSecond (a double in Flink), backPressuredTimeMsPerSecond
+ *    and idleTimeMsPerSecond (longs in Flink: TimerGauge), and the
+ *    accumulated ms since RUNNING accumulatedBusyTime (double),
+ *    accumulatedBackpressuredTime and accumulatedIdleTime (longs), once a
+ *    report carried the task's times (not for a task that is not
+ *    measured: Flink's busy time would be NaN there).
  * Like Flink's AbstractMetricsHandler, the metrics endpoints answer an
  * unknown job, vertex or subtask with an empty array (only a malformed
  * id is a 400); /watermarks is a job vertex handler and answers 404.
  */
-static const char *const cf_rh_task_metrics[] = {"currentInputWatermark",
-                                                 "numLateRecordsDropped"};
-#define CF_RH_NTASK_METRICS ((int)CF_ARRAY_LEN(cf_rh_task_metrics))
-/* "-9223372036854775808" and a NUL. */
-#define CF_RH_METRIC_VALUE_LEN 24
+enum {
+    CF_RH_AVAIL_ET,    /* a report carried the event-time figures */
+    CF_RH_AVAIL_REP,   /* a report of the attempt arrived */
+    CF_RH_AVAIL_TIMES, /* a report carried the task's times */
+};
 
-/* Metric m of subtask ev as a decimal string in buf; 0 when the subtask
+static const struct {
+    const char *name;
+    int avail; /* CF_RH_AVAIL_* */
+    int dbl;   /* a double in Flink, else a long */
+} cf_rh_task_metrics[] = {
+    {"currentInputWatermark", CF_RH_AVAIL_ET, 0},
+    {"numLateRecordsDropped", CF_RH_AVAIL_ET, 0},
+    {"numRecordsIn", CF_RH_AVAIL_REP, 0},
+    {"numRecordsOut", CF_RH_AVAIL_REP, 0},
+    {"numBytesIn", CF_RH_AVAIL_REP, 0},
+    {"numBytesOut", CF_RH_AVAIL_REP, 0},
+    {"numRecordsInPerSecond", CF_RH_AVAIL_REP, 1},
+    {"numRecordsOutPerSecond", CF_RH_AVAIL_REP, 1},
+    {"numBytesInPerSecond", CF_RH_AVAIL_REP, 1},
+    {"numBytesOutPerSecond", CF_RH_AVAIL_REP, 1},
+    {"busyTimeMsPerSecond", CF_RH_AVAIL_TIMES, 1},
+    {"backPressuredTimeMsPerSecond", CF_RH_AVAIL_TIMES, 0},
+    {"idleTimeMsPerSecond", CF_RH_AVAIL_TIMES, 0},
+    {"accumulatedBusyTime", CF_RH_AVAIL_TIMES, 1},
+    {"accumulatedBackpressuredTime", CF_RH_AVAIL_TIMES, 0},
+    {"accumulatedIdleTime", CF_RH_AVAIL_TIMES, 0},
+};
+#define CF_RH_NTASK_METRICS ((int)CF_ARRAY_LEN(cf_rh_task_metrics))
+/* "-9223372036854775808", "-1.2345678901234567E-308" and a NUL. */
+#define CF_RH_METRIC_VALUE_LEN 32
+
+/* Whether subtask ev has metric m. */
+static int
+cf_rh_task_metric_has(const cf_exec_vertex_t *ev, int m)
+{
+    switch (cf_rh_task_metrics[m].avail) {
+    case CF_RH_AVAIL_ET: return ev->has_event_time;
+    case CF_RH_AVAIL_REP: return ev->reported;
+    default: return ev->has_times;
+    }
+}
+
+/* Metric m of ev (which has it): a long in *i, or a double in *d. */
+static void
+cf_rh_task_metric_get(const cf_exec_vertex_t *ev, int m, int64_t *i,
+                      double *d)
+{
+    *i = 0;
+    *d = 0;
+    switch (m) {
+    case 0: *i = ev->input_watermark; break;
+    case 1: *i = (int64_t)ev->late_records_dropped; break;
+    case 2: *i = ev->records_in; break;
+    case 3: *i = ev->records_out; break;
+    case 4: *i = ev->bytes_in; break;
+    case 5: *i = ev->bytes_out; break;
+    case 6: *d = cf_jobmaster_rate(ev, CF_RATE_RECORDS_IN); break;
+    case 7: *d = cf_jobmaster_rate(ev, CF_RATE_RECORDS_OUT); break;
+    case 8: *d = cf_jobmaster_rate(ev, CF_RATE_BYTES_IN); break;
+    case 9: *d = cf_jobmaster_rate(ev, CF_RATE_BYTES_OUT); break;
+    case 10: *d = cf_jobmaster_rate(ev, CF_RATE_BUSY); break;
+    /* Flink's TimerGauge rounds down to a long. */
+    case 11: *i = (int64_t)cf_jobmaster_rate(ev, CF_RATE_BACKPRESSURED); break;
+    case 12: *i = (int64_t)cf_jobmaster_rate(ev, CF_RATE_IDLE); break;
+    case 13: *d = (double)ev->times.busy_ms; break;
+    case 14: *i = (int64_t)ev->times.back_pressured_ms; break;
+    case 15: *i = (int64_t)ev->times.idle_ms; break;
+    default: break;
+    }
+}
+
+/* Metric m of ev as a number (for agg). */
+static double
+cf_rh_task_metric_num(const cf_exec_vertex_t *ev, int m)
+{
+    int64_t i;
+    double d;
+
+    cf_rh_task_metric_get(ev, m, &i, &d);
+    return cf_rh_task_metrics[m].dbl ? d : (double)i;
+}
+
+/* d as Java's Double.toString writes it (what Flink's metric store keeps
+ * for a Double gauge): the shortest digits that read back as d, plain
+ * with at least one fraction digit for 1e-3 <= |d| < 1e7, else
+ * "d.dddE<exp>". */
+static void
+cf_rh_java_double(double d, char *buf, size_t size)
+{
+    char tmp[40], dig[24], *o = buf, *e = buf + size - 1;
+    const char *q;
+    int nd = 0, exp, p;
+
+    if (isnan(d)) {
+        snprintf(buf, size, "NaN");
+        return;
+    }
+    if (isinf(d)) {
+        snprintf(buf, size, d < 0 ? "-Infinity" : "Infinity");
+        return;
+    }
+    if (d == 0) {
+        snprintf(buf, size, signbit(d) ? "-0.0" : "0.0");
+        return;
+    }
+    for (p = 0; p < 17; p++) {
+        snprintf(tmp, sizeof tmp, "%.*e", p, d);
+        if (strtod(tmp, NULL) == d)
+            break;
+    }
+    q = tmp;
+    if (*q == '-' && o < e)
+        *o++ = *q++;
+    for (; *q != '\0' && *q != 'e'; q++)
+        if (isdigit((unsigned char)*q) && nd < (int)sizeof dig - 1)
+            dig[nd++] = *q;
+    exp = *q == 'e' ? atoi(q + 1) : 0;
+    while (nd > 1 && dig[nd - 1] == '0')
+        nd--;
+#define CF_RH_PUT(c)                                                         \
+    do {                                                                     \
+        if (o < e)                                                           \
+            *o++ = (c);                                                      \
+    } while (0)
+    if (exp >= -3 && exp < 7) {
+        if (exp < 0) {
+            CF_RH_PUT('0');
+            CF_RH_PUT('.');
+            for (int z = 0; z < -exp - 1; z++)
+                CF_RH_PUT('0');
+            for (int k = 0; k < nd; k++)
+                CF_RH_PUT(dig[k]);
+        } else {
+            for (int k = 0; k <= exp; k++)
+                CF_RH_PUT(k < nd ? dig[k] : '0');
+            CF_RH_PUT('.');
+            if (nd <= exp + 1)
+                CF_RH_PUT('0');
+            for (int k = exp + 1; k < nd; k++)
+                CF_RH_PUT(dig[k]);
+        }
+        *o = '\0';
+    } else {
+        CF_RH_PUT(dig[0]);
+        CF_RH_PUT('.');
+        if (nd == 1)
+            CF_RH_PUT('0');
+        for (int k = 1; k < nd; k++)
+            CF_RH_PUT(dig[k]);
+        *o = '\0';
+        snprintf(o, (size_t)(e - o) + 1, "E%d", exp);
+    }
+#undef CF_RH_PUT
+}
+
+/* Metric m of subtask ev as Flink's string in buf; 0 when the subtask
  * has not reported it. */
 static int
 cf_rh_task_metric(const cf_exec_vertex_t *ev, int m, char *buf, size_t size)
 {
-    if (!ev->has_event_time)
+    int64_t i;
+    double d;
+
+    if (!cf_rh_task_metric_has(ev, m))
         return 0;
-    if (m == 0)
-        snprintf(buf, size, "%" PRId64, ev->input_watermark);
+    cf_rh_task_metric_get(ev, m, &i, &d);
+    if (cf_rh_task_metrics[m].dbl)
+        cf_rh_java_double(d, buf, size);
     else
-        snprintf(buf, size, "%" PRIu64, ev->late_records_dropped);
+        snprintf(buf, size, "%" PRId64, i);
     return 1;
 }
 
@@ -1147,8 +1284,8 @@ static int
 cf_rh_task_metric_find(const char *name, size_t len)
 {
     for (int m = 0; m < CF_RH_NTASK_METRICS; m++)
-        if (strlen(cf_rh_task_metrics[m]) == len &&
-            memcmp(cf_rh_task_metrics[m], name, len) == 0)
+        if (strlen(cf_rh_task_metrics[m].name) == len &&
+            memcmp(cf_rh_task_metrics[m].name, name, len) == 0)
             return m;
     return -1;
 }
@@ -1201,7 +1338,7 @@ cf_rest_watermarks_dto(const cf_ejv_t *v)
     for (int i = 0; i < v->parallelism; i++) {
         if (!cf_rh_task_metric(&v->subtasks[i], 0, val, sizeof val))
             continue;
-        snprintf(id, sizeof id, "%d.%s", i, cf_rh_task_metrics[0]);
+        snprintf(id, sizeof id, "%d.%s", i, cf_rh_task_metrics[0].name);
         json_array_append_new(a, cf_rh_metric_value(id, strlen(id), val));
     }
     return a;
@@ -1240,9 +1377,10 @@ cf_rest_vertex_metrics_dto(const cf_ejv_t *v, const char *get)
         for (int i = 0; i < v->parallelism; i++)
             for (m = 0; m < CF_RH_NTASK_METRICS; m++) {
                 json_t *o;
-                if (!cf_rh_task_metric(&v->subtasks[i], m, val, sizeof val))
+                if (!cf_rh_task_metric_has(&v->subtasks[i], m))
                     continue;
-                snprintf(id, sizeof id, "%d.%s", i, cf_rh_task_metrics[m]);
+                snprintf(id, sizeof id, "%d.%s", i,
+                         cf_rh_task_metrics[m].name);
                 o = json_object();
                 json_object_set_new(o, "id", json_string(id));
                 json_array_append_new(a, o);
@@ -1268,10 +1406,10 @@ cf_rest_subtask_metrics_dto(const cf_exec_vertex_t *ev, const char *get)
 
     if (get == NULL || get[0] == '\0') {
         for (m = 0; m < CF_RH_NTASK_METRICS; m++)
-            if (cf_rh_task_metric(ev, m, val, sizeof val)) {
+            if (cf_rh_task_metric_has(ev, m)) {
                 json_t *o = json_object();
                 json_object_set_new(o, "id",
-                                    json_string(cf_rh_task_metrics[m]));
+                                    json_string(cf_rh_task_metrics[m].name));
                 json_array_append_new(a, o);
             }
         return a;
@@ -1399,10 +1537,10 @@ cf_rest_subtasks_metrics_dto(const cf_ejv_t *v, const char *get,
     if (get == NULL || get[0] == '\0') { /* union of the subtasks' ids */
         for (int m = 0; m < CF_RH_NTASK_METRICS; m++)
             for (int i = 0; i < n; i++)
-                if (sel[i] && v->subtasks[i].has_event_time) {
+                if (sel[i] && cf_rh_task_metric_has(&v->subtasks[i], m)) {
                     json_t *o = json_object();
-                    json_object_set_new(o, "id",
-                                        json_string(cf_rh_task_metrics[m]));
+                    json_object_set_new(
+                        o, "id", json_string(cf_rh_task_metrics[m].name));
                     json_array_append_new(a, o);
                     break;
                 }
@@ -1417,10 +1555,9 @@ cf_rest_subtasks_metrics_dto(const cf_ejv_t *v, const char *get,
 
         for (int i = 0; m >= 0 && i < n; i++) {
             const cf_exec_vertex_t *ev = &v->subtasks[i];
-            if (!sel[i] || !ev->has_event_time)
+            if (!sel[i] || !cf_rh_task_metric_has(ev, m))
                 continue;
-            x[k] = m == 0 ? (double)ev->input_watermark
-                          : (double)ev->late_records_dropped;
+            x[k] = cf_rh_task_metric_num(ev, m);
             mn = k == 0 || x[k] < mn ? x[k] : mn;
             mx = k == 0 || x[k] > mx ? x[k] : mx;
             sum += x[k++];
@@ -1561,7 +1698,7 @@ cf_rh_job_patch(cf_rest_req_t *req, void *arg, int *status)
     const char *mode = cf_rest_query(req, "mode");
 
     /* Flink's TerminationModeQueryParameter: optional, default cancel. */
-    if (mode && *mode && strcasecmp(mode, "cancel") != 0) {
+    if (mode != NULL && strcasecmp(mode, "cancel") != 0) {
         if (strcasecmp(mode, "stop") == 0)
             return cf_rest_error(
                 status, 308,
@@ -2128,10 +2265,7 @@ static cf_rh_route_t cf_rh_routes[] = {
      cf_rh_vertex_watermarks, 0, 0, NULL},
     {"GET", "/taskmanagers", cf_rh_taskmanagers, 0, 0, NULL},
     {"GET", "/taskmanagers/:taskmanagerid", cf_rh_taskmanager, 0, 0, NULL},
-    {"GET", "/taskmanagers/:taskmanagerid/metrics", cf_rh_empty_array, 0, 0,
-     NULL},
     {"GET", "/jobmanager/config", cf_rh_jobmanager_config, 0, 0, NULL},
-    {"GET", "/jobmanager/metrics", cf_rh_empty_array, 0, 0, NULL},
     {"GET", "/jars", cf_rh_jars, 0, 1, NULL},
     {"POST", "/jars/upload", cf_rh_jar_upload, 1, 1, NULL},
     {"POST", "/jars/:jarid/run", cf_rh_jar_run, 0, 1, NULL},

@@ -16,16 +16,18 @@
  * counters), on the loop thread like every handler.
  *
  * Choices where cflink differs from Flink or Flink leaves room:
- *  - Back pressure is not measured by the runtime yet (no time spent
- *    waiting for output buffers, nor busy or idle time, is reported by
- *    the tasks): every known subtask is served with ratio, idleRatio and
- *    busyRatio 0 and level "ok", status "ok". This is what Flink's
- *    handler answers for a task whose metric store lacks the
+ *  - Back pressure is measured by the tasks (time blocked waiting for an
+ *    output buffer, idle time waiting for input, busy time the rest;
+ *    docs/internals/metrics.md): the ratios are the JobMaster's
  *    backPressuredTimeMsPerSecond, idleTimeMsPerSecond and
- *    busyTimeMsPerSecond gauges (it reads them with a "0" default). An
- *    unknown (well-formed) job or vertex answers 200 {"status":
- *    "deprecated"} as Flink's handler does when the metric store has no
- *    entry for them; malformed ids answer 400.
+ *    busyTimeMsPerSecond rates / 1000 (cf_jobmaster_rate). A subtask
+ *    without them (not reported yet, a TaskManager that does not send
+ *    times, a terminal attempt) is served with 0, level "ok", as Flink's
+ *    handler reads the gauges with a "0" default. The figures move at
+ *    each report, so at the heartbeat interval. An unknown (well-formed)
+ *    job or vertex answers 200 {"status": "deprecated"} as Flink's
+ *    handler does when the metric store has no entry for them; malformed
+ *    ids answer 400.
  *  - "attempt-number" and "other-concurrent-attempts" are left out, as
  *    Flink leaves them out when a subtask has a single attempt (cflink
  *    has no speculative execution).
@@ -141,10 +143,11 @@ cf_rv_status_duration(const cf_exec_vertex_t *ev, int i, int64_t now)
     return end - start;
 }
 
-/* Flink's IOMetricsInfo. The accumulated times are not measured (see the
- * top comment): 0, as Flink reports before the first measurement. */
+/* Flink's IOMetricsInfo; tt: the accumulated times (ms since RUNNING,
+ * summed over the subtasks; 0 before a report carried them). */
 static json_t *
-cf_rv_io_metrics(int64_t rb, int64_t wb, int64_t rr, int64_t wr, int complete)
+cf_rv_io_metrics(int64_t rb, int64_t wb, int64_t rr, int64_t wr, int complete,
+                 const cf_task_times_t *tt)
 {
     json_t *m = json_object();
 
@@ -156,9 +159,12 @@ cf_rv_io_metrics(int64_t rb, int64_t wb, int64_t rr, int64_t wr, int complete)
     json_object_set_new(m, "read-records-complete", json_boolean(complete));
     json_object_set_new(m, "write-records", json_integer(wr));
     json_object_set_new(m, "write-records-complete", json_boolean(complete));
-    json_object_set_new(m, "accumulated-backpressured-time", json_integer(0));
-    json_object_set_new(m, "accumulated-idle-time", json_integer(0));
-    json_object_set_new(m, "accumulated-busy-time", json_real(0.0));
+    json_object_set_new(m, "accumulated-backpressured-time",
+                        json_integer((json_int_t)tt->back_pressured_ms));
+    json_object_set_new(m, "accumulated-idle-time",
+                        json_integer((json_int_t)tt->idle_ms));
+    json_object_set_new(m, "accumulated-busy-time",
+                        json_real((double)tt->busy_ms));
     return m;
 }
 
@@ -220,11 +226,12 @@ cf_rv_stats(int64_t *vals, int n)
     return o;
 }
 
-/* Flink's AggregatedTaskDetailsInfo over the subtasks idx[0..n) of v:
- * the seven IOMetricsInfo figures and the five status durations, each
- * {min,max,avg,sum,median,p25,p75,p95}. */
-static json_t *
-cf_rv_aggregated(const cf_ejv_t *v, const int *idx, int n, int64_t now)
+/* Flink's AggregatedTaskDetailsInfo over the subtasks idx[0..n) of v
+ * (idx NULL: all of them): the seven IOMetricsInfo figures and the five
+ * status durations, each {min,max,avg,sum,median,p25,p75,p95}. */
+json_t *
+cf_rest_vertex_aggregated(const cf_ejv_t *v, const int *idx, int n,
+                          int64_t now)
 {
     static const char *const names[] = {"read-bytes",
                                         "write-bytes",
@@ -238,18 +245,21 @@ cf_rv_aggregated(const cf_ejv_t *v, const int *idx, int n, int64_t now)
 
     for (int k = 0; k < (int)CF_ARRAY_LEN(names); k++) {
         for (int i = 0; i < n; i++) {
-            const cf_exec_vertex_t *ev = &v->subtasks[idx[i]];
+            const cf_exec_vertex_t *ev = &v->subtasks[idx ? idx[i] : i];
             vals[i] = k == 0   ? ev->bytes_in
                       : k == 1 ? ev->bytes_out
                       : k == 2 ? ev->records_in
                       : k == 3 ? ev->records_out
-                               : 0; /* not measured */
+                      : k == 4 ? (int64_t)ev->times.back_pressured_ms
+                      : k == 5 ? (int64_t)ev->times.busy_ms
+                               : (int64_t)ev->times.idle_ms;
         }
         json_object_set_new(m, names[k], cf_rv_stats(vals, n));
     }
     for (int s = 0; s < CF_RV_NDURATION; s++) {
         for (int i = 0; i < n; i++)
-            vals[i] = cf_rv_status_duration(&v->subtasks[idx[i]], s, now);
+            vals[i] = cf_rv_status_duration(&v->subtasks[idx ? idx[i] : i],
+                                            s, now);
         json_object_set_new(sd, cf_exec_state_name(cf_rv_duration_states[s]),
                             cf_rv_stats(vals, n));
     }
@@ -305,6 +315,7 @@ cf_rv_tm_entry(const cf_ejv_t *v, const int *idx, int n, int64_t now)
     int counts[CF_EXEC_STATE_COUNT] = {0};
     int64_t start = -1, end = 0, duration;
     int64_t rb = 0, wb = 0, rr = 0, wr = 0;
+    cf_task_times_t tt = {0, 0, 0};
     int all_done = 1;
     const cf_exec_vertex_t *first = &v->subtasks[idx[0]];
     json_t *o = json_object(), *sc = json_object();
@@ -324,6 +335,9 @@ cf_rv_tm_entry(const cf_ejv_t *v, const int *idx, int n, int64_t now)
         wb += ev->bytes_out;
         rr += ev->records_in;
         wr += ev->records_out;
+        tt.busy_ms += ev->times.busy_ms;
+        tt.back_pressured_ms += ev->times.back_pressured_ms;
+        tt.idle_ms += ev->times.idle_ms;
     }
     if (start < 0) {
         end = -1;
@@ -343,7 +357,7 @@ cf_rv_tm_entry(const cf_ejv_t *v, const int *idx, int n, int64_t now)
     json_object_set_new(o, "end-time", json_integer(end));
     json_object_set_new(o, "duration", json_integer(duration));
     json_object_set_new(o, "metrics",
-                        cf_rv_io_metrics(rb, wb, rr, wr, all_done));
+                        cf_rv_io_metrics(rb, wb, rr, wr, all_done, &tt));
     for (int s = 0; s < CF_EXEC_STATE_COUNT; s++)
         json_object_set_new(sc, cf_exec_state_name((cf_exec_state_t)s),
                             json_integer(counts[s]));
@@ -352,7 +366,7 @@ cf_rv_tm_entry(const cf_ejv_t *v, const int *idx, int n, int64_t now)
                         json_string(first->tm_host && first->tm_resource_id
                                         ? first->tm_resource_id
                                         : "(unassigned)"));
-    json_object_set_new(o, "aggregated", cf_rv_aggregated(v, idx, n, now));
+    json_object_set_new(o, "aggregated", cf_rest_vertex_aggregated(v, idx, n, now));
     return o;
 }
 
@@ -406,10 +420,11 @@ cf_rest_backpressure_level(double ratio)
  * backPressuredTimeMsPerSecond, idleTimeMsPerSecond and
  * busyTimeMsPerSecond gauges / 1000; the vertex level from the largest
  * subtask ratio). The level is served under both "backpressureLevel"
- * (the spec) and "backpressure-level" (what the dashboard reads). The
- * gauges are not measured yet, so every ratio is 0 (see the top
- * comment); end-timestamp is when the figures were taken (Flink: the
- * metric fetcher's last update), now. */
+ * (the spec) and "backpressure-level" (what the dashboard reads).
+ * end-timestamp is when the figures were taken (Flink: the metric
+ * fetcher's last update), now. As Flink's TimerGauge, the back-pressured
+ * and idle ms per second are whole numbers (the ratios have 3 decimals);
+ * the busy one is a double. */
 json_t *
 cf_rest_backpressure_dto(const cf_ejv_t *v, int64_t now)
 {
@@ -418,7 +433,14 @@ cf_rest_backpressure_dto(const cf_ejv_t *v, int64_t now)
 
     for (int i = 0; i < v->parallelism; i++) {
         json_t *s = json_object();
-        double bp = 0.0, idle = 0.0, busy = 0.0; /* not measured */
+        const cf_exec_vertex_t *ev = &v->subtasks[i];
+        /* The rates are >= 0: a cast rounds down (no libm). */
+        double bp = (double)(int64_t)cf_jobmaster_rate(
+                        ev, CF_RATE_BACKPRESSURED) /
+                    1000.0,
+               idle = (double)(int64_t)cf_jobmaster_rate(ev, CF_RATE_IDLE) /
+                      1000.0,
+               busy = cf_jobmaster_rate(ev, CF_RATE_BUSY) / 1000.0;
         const char *lvl = cf_rest_backpressure_level(bp);
 
         if (bp > max)
@@ -503,6 +525,7 @@ typedef enum cf_rv_kind_e {
     CF_RV_VERTEX_ACC,
     CF_RV_SUBTASKS_ACC,
     CF_RV_JOB_ACC,
+    CF_RV_FLAMEGRAPH,
 } cf_rv_kind_t;
 
 typedef struct cf_rv_route_s {
@@ -549,6 +572,11 @@ cf_rv_entry(cf_rest_req_t *req, void *arg, int *status)
     case CF_RV_VERTEX_ACC: return cf_rest_vertex_accumulators_dto(v);
     case CF_RV_SUBTASKS_ACC: return cf_rest_subtasks_accumulators_dto(v);
     case CF_RV_JOB_ACC: return cf_rest_job_accumulators_dto(j);
+    case CF_RV_FLAMEGRAPH:
+        /* cflink samples no stacks: Flink's answer with the feature off
+         * (VertexFlameGraph.disabled()), which its dashboard shows as a
+         * hint instead of an error. */
+        return json_pack("{s:i,s:n}", "endTimestamp", -2, "data");
     }
     return cf_rest_error(status, 500, "Unknown route.");
 }
@@ -563,6 +591,7 @@ static cf_rv_route_t cf_rv_routes[] = {
     {"/jobs/:jobid/vertices/:vertexid/subtasks/accumulators",
      CF_RV_SUBTASKS_ACC, NULL},
     {"/jobs/:jobid/accumulators", CF_RV_JOB_ACC, NULL},
+    {"/jobs/:jobid/vertices/:vertexid/flamegraph", CF_RV_FLAMEGRAPH, NULL},
 };
 
 void

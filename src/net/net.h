@@ -151,6 +151,91 @@ void cf_net_gate_unblock_all(cf_net_gate_t *gate);
 int cf_net_gate_is_blocked(cf_net_gate_t *gate, int ch);
 
 /* ------------------------------------------------------------------ */
+/* Wait meter: where a task's time goes (Flink's busy, back-pressured  */
+/* and idle time)                                                      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The owner task's thread brackets each blocking wait with
+ * cf_net_meter_begin / cf_net_meter_end (one monotonic clock read at each
+ * side, nothing per record); any thread reads the totals with
+ * cf_net_meter_read, lock-free. A wait in progress is visible to the
+ * reader (its start is published), so a task blocked for seconds shows
+ * that time before the wait ends. A sequence counter (odd while the
+ * owner updates) gives the reader a consistent snapshot, as a seqlock;
+ * the owner never waits for a reader.
+ */
+enum {
+    CF_NET_WAIT_BACKPRESSURE,
+    CF_NET_WAIT_IDLE,
+    CF_NET_WAIT_NKINDS
+};
+
+typedef struct cf_net_wait_meter_s {
+    atomic_uint seq;
+    atomic_int kind;                        /* of the wait in progress */
+    _Atomic int64_t since;                  /* its start (mono ns), 0: none */
+    _Atomic int64_t ns[CF_NET_WAIT_NKINDS]; /* ended waits, summed */
+} cf_net_wait_meter_t;
+
+/* A wait of kind starts at now (cf_mono_ns()). Returns the token for
+ * cf_net_meter_end: 0 (nothing recorded) for a NULL meter or inside
+ * another wait (the outer one already counts the time). Thread: owner. */
+static inline int64_t
+cf_net_meter_begin_at(cf_net_wait_meter_t *m, int kind, int64_t now)
+{
+    unsigned s;
+
+    if (m == NULL || now == 0 ||
+        atomic_load_explicit(&m->since, memory_order_relaxed) != 0)
+        return 0;
+    s = atomic_load_explicit(&m->seq, memory_order_relaxed);
+    atomic_store_explicit(&m->seq, s + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&m->kind, kind, memory_order_relaxed);
+    atomic_store_explicit(&m->since, now, memory_order_relaxed);
+    atomic_store_explicit(&m->seq, s + 2, memory_order_release);
+    return now;
+}
+
+static inline int64_t
+cf_net_meter_begin(cf_net_wait_meter_t *m, int kind)
+{
+    return m == NULL ? 0 : cf_net_meter_begin_at(m, kind, cf_mono_ns());
+}
+
+/* The wait that cf_net_meter_begin* returned token for has ended.
+ * Thread: owner. */
+static inline void
+cf_net_meter_end(cf_net_wait_meter_t *m, int64_t token)
+{
+    int64_t d;
+    unsigned s;
+    int k;
+
+    if (token == 0)
+        return;
+    d = cf_mono_ns() - token;
+    k = atomic_load_explicit(&m->kind, memory_order_relaxed);
+    s = atomic_load_explicit(&m->seq, memory_order_relaxed);
+    atomic_store_explicit(&m->seq, s + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    /* One writer: a plain load and store, no locked add. */
+    atomic_store_explicit(
+        &m->ns[k],
+        atomic_load_explicit(&m->ns[k], memory_order_relaxed) + (d > 0 ? d : 0),
+        memory_order_relaxed);
+    atomic_store_explicit(&m->since, 0, memory_order_relaxed);
+    atomic_store_explicit(&m->seq, s + 2, memory_order_release);
+}
+
+/* The time spent in waits of each kind, including the wait in progress
+ * up to *now, the cf_mono_ns() taken after the snapshot (so no figure
+ * lies in its future). Thread: any. */
+void cf_net_meter_read(const cf_net_wait_meter_t *m,
+                       int64_t ns[CF_NET_WAIT_NKINDS], int64_t *now);
+
+/* ------------------------------------------------------------------ */
 /* Result partition: one producer's output over one edge               */
 /* ------------------------------------------------------------------ */
 
@@ -169,6 +254,10 @@ typedef struct cf_net_partition_s {
     uint64_t records_out;
     uint64_t bytes_out;
     int64_t wait_ns; /* time spent waiting for buffers (backpressure) */
+    /* The owner task's meter (set by the task before it runs; NULL: the
+     * waits are not metered): the waits for a buffer count as
+     * back-pressured time there. */
+    cf_net_wait_meter_t *meter;
 } cf_net_partition_t;
 
 /* owner must be the signal the pool notifies. The pool needs at least

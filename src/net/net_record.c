@@ -17,7 +17,9 @@
  * deadline that passes without a buffer it ships the partial buffers of
  * the other subpartitions (as Flink's output flusher would while the task
  * is blocked): their consumers then have everything written so far and
- * cannot wait on data stuck behind this task's wait.
+ * cannot wait on data stuck behind this task's wait. The whole wait is
+ * metered as back-pressured time on the partition's meter (the owner
+ * task's cf_net_wait_meter_t), when it has one.
  *
  * Reader. A record whose payload lies whole in the buffer is returned in
  * place (zero copy; cf_net_reader_next, inline in net.h, does that). A
@@ -90,7 +92,7 @@ static int
 cf_net_partition_request(cf_net_partition_t *p, cf_net_buf_t **out)
 {
     cf_net_buf_t *b;
-    int64_t t0;
+    int64_t t0, tok;
     int rc = 0;
 
     b = cf_net_pool_try_request(p->pool);
@@ -99,6 +101,7 @@ cf_net_partition_request(cf_net_partition_t *p, cf_net_buf_t **out)
         return 0;
     }
     t0 = cf_mono_ns();
+    tok = cf_net_meter_begin_at(p->meter, CF_NET_WAIT_BACKPRESSURE, t0);
     for (;;) {
         uint64_t seen;
 
@@ -120,6 +123,7 @@ cf_net_partition_request(cf_net_partition_t *p, cf_net_buf_t **out)
                             cf_mono_ns() + CF_NET_WAIT_SLICE_NS))
             cf_net_partition_flush_all(p);
     }
+    cf_net_meter_end(p->meter, tok);
     p->wait_ns += cf_mono_ns() - t0;
     *out = b;
     return rc;
@@ -216,6 +220,39 @@ int
 cf_net_partition_available(cf_net_partition_t *p)
 {
     return cf_net_pool_has_free(p->pool);
+}
+
+/* ------------------------------------------------------------------ */
+/* Wait meter                                                          */
+/* ------------------------------------------------------------------ */
+
+void
+cf_net_meter_read(const cf_net_wait_meter_t *m, int64_t ns[CF_NET_WAIT_NKINDS],
+                  int64_t *now)
+{
+    /* The loads are on a const object: C11 atomics take non-const
+     * pointers, and nothing is written here. */
+    cf_net_wait_meter_t *w = (cf_net_wait_meter_t *)m;
+    int64_t since;
+    unsigned s;
+    int kind;
+
+    for (;;) {
+        s = atomic_load_explicit(&w->seq, memory_order_acquire);
+        if (s & 1) /* the owner is inside an update of a few stores */
+            continue;
+        kind = atomic_load_explicit(&w->kind, memory_order_relaxed);
+        since = atomic_load_explicit(&w->since, memory_order_relaxed);
+        for (int k = 0; k < CF_NET_WAIT_NKINDS; k++)
+            ns[k] = atomic_load_explicit(&w->ns[k], memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&w->seq, memory_order_relaxed) == s)
+            break;
+    }
+    *now = cf_mono_ns();
+    if (since != 0 && kind >= 0 && kind < CF_NET_WAIT_NKINDS &&
+        *now > since)
+        ns[kind] += *now - since;
 }
 
 /* ------------------------------------------------------------------ */

@@ -276,6 +276,71 @@ void cf_task_counters(const cf_task_t *t, int64_t *records_in,
  * numLateRecordsDropped summed over its window operators. */
 int64_t cf_task_input_watermark(const cf_task_t *t);
 uint64_t cf_task_late_records_dropped(const cf_task_t *t);
+/* Where a task's time went since it started RUNNING (Flink's
+ * accumulatedBusyTime, accumulatedBackpressuredTime, accumulatedIdleTime),
+ * in ms: idle is the time blocked waiting for input (an empty input gate,
+ * a source with nothing to emit, an ended task waiting for its final
+ * checkpoint); back_pressured the time blocked waiting for an output
+ * buffer (every output must have a free buffer before the task takes the
+ * next input, and a write that finds its pool empty waits inside the
+ * record writer); busy the rest of the wall time. Each figure never
+ * decreases and their sum is the RUNNING wall time (up to now, or to the
+ * task's end). Returns 1, or 0 with zeros when the task is not measured
+ * (not RUNNING yet, or the measurement was off when it started). Lock-free;
+ * thread: any. */
+typedef struct cf_task_times_s {
+    uint64_t busy_ms;
+    uint64_t back_pressured_ms;
+    uint64_t idle_ms;
+} cf_task_times_t;
+int cf_task_times(const cf_task_t *t, cf_task_times_t *out);
+/* The process-wide switch of that measurement (on by default; not a
+ * configuration key: benchmarks turn it off to measure its cost). A task
+ * reads it when it starts RUNNING. Thread: any. */
+void cf_runtime_task_times_enable(int on);
+int cf_runtime_task_times_enabled(void);
+
+/* Per-second rates from successive cumulative figures of one task attempt
+ * (Flink's numRecordsInPerSecond & co. and busyTimeMsPerSecond & co.), as
+ * the JobMaster and the TaskManager's Prometheus reporter compute them.
+ * A sample closer than window_ms to the kept one is not used (the kept,
+ * older one stays, so that reports arriving often still give rates over
+ * at least window_ms); otherwise the rates become the change between the
+ * two over the time between them, and the new sample is kept. The time
+ * between two samples is the change of busy + back-pressured + idle (the
+ * task's own RUNNING wall time, free of the reports' transport delay)
+ * when both carry times, else the change of t_ms. Time rates are in ms
+ * per second, clamped to [0, 1000]; counter rates are per second, >= 0.
+ * Before two samples: every rate is 0 (cf_task_rates_valid() is 0). */
+enum {
+    CF_RATE_RECORDS_IN,
+    CF_RATE_RECORDS_OUT,
+    CF_RATE_BYTES_IN,
+    CF_RATE_BYTES_OUT,
+    CF_RATE_BUSY,
+    CF_RATE_BACKPRESSURED,
+    CF_RATE_IDLE,
+    CF_RATE_COUNT
+};
+typedef struct cf_task_sample_s {
+    int64_t t_ms;         /* when taken: any monotonic ms clock */
+    int64_t counts[4];    /* records in, records out, bytes in, bytes out */
+    int has_times;
+    cf_task_times_t times;
+} cf_task_sample_t;
+typedef struct cf_task_rates_s {
+    cf_task_sample_t kept;
+    int has_kept;
+    int valid; /* rate[] was computed from two samples */
+    double rate[CF_RATE_COUNT];
+} cf_task_rates_t;
+void cf_task_rates_reset(cf_task_rates_t *r);
+void cf_task_rates_feed(cf_task_rates_t *r, const cf_task_sample_t *s,
+                        int64_t window_ms);
+/* The minimum window the JobMaster and the reporter use (Flink's
+ * MeterView ticks every second). */
+#define CF_TASK_RATE_WINDOW_MS 1000
+
 /* SCHEDULED -> DEPLOYING, start the thread. */
 int cf_task_start(cf_task_t *t, cf_error_t **errp);
 /* Ask the thread to stop (CANCELING -> CANCELED). Thread: any. */

@@ -40,6 +40,17 @@
  * processing-time timers (cf_et_poll) and its waits end at their next
  * deadline. Side outputs: ctx->chained / ctx->writers are the main
  * outputs only, tagged ones are in ctx->side (cf_task_emit_side).
+ *
+ * Busy, back-pressured and idle time (Flink's TaskIOMetricGroup timers,
+ * docs/internals/metrics.md): only the blocking waits are timed, never a
+ * record. The loop's waits for a free output buffer and the record
+ * writers' waits inside a write (net_record.c) are back-pressured time;
+ * its waits with nothing to read (an empty gate, a source that said
+ * CF_SOURCE_IDLE, an ended task waiting for its final checkpoint) are
+ * idle time; busy time is the rest of the RUNNING wall time. The waits
+ * land on the task's cf_net_wait_meter_t, which any thread reads without
+ * a lock (cf_task_times); cf_task_rates_feed turns successive readings
+ * into Flink's *PerSecond figures.
  */
 #include <errno.h>
 #include <string.h>
@@ -1476,17 +1487,151 @@ cf_task_maybe_flush(cf_task_t *t)
 }
 
 /* Wait for anything (input, buffers, mail, cancellation) or the flush
- * deadline; at most max_ns. */
+ * deadline; at most max_ns. The wait is metered as kind
+ * (CF_NET_WAIT_BACKPRESSURE: no free output buffer; CF_NET_WAIT_IDLE:
+ * nothing to read or emit) when the task measures its times: the clock
+ * read for the deadline is the wait's start, one more read ends it. */
 static void
-cf_task_wait(cf_task_t *t, uint64_t *seen, int64_t max_ns)
+cf_task_wait(cf_task_t *t, uint64_t *seen, int64_t max_ns, int kind)
 {
-    int64_t deadline = cf_mono_ns() + max_ns;
+    int64_t now = cf_mono_ns(), deadline = now + max_ns, tok = 0;
     if (t->flush_interval_ns >= 0 && t->next_flush_ns < deadline)
         deadline = t->next_flush_ns;
     if (t->et_poll && !t->input_ended && t->et_wake_ns < deadline)
         deadline = t->et_wake_ns; /* periodic watermarks, timers */
+    if (t->times_on)
+        tok = cf_net_meter_begin_at(&t->meter, kind, now);
     cf_signal_wait(&t->sig, seen, deadline);
+    cf_net_meter_end(&t->meter, tok);
     cf_task_maybe_flush(t);
+}
+
+/* ------------------------------------------------------------------ */
+/* Busy, back-pressured and idle time                                  */
+/* ------------------------------------------------------------------ */
+
+/* On unless a benchmark turned it off: one relaxed load per task. */
+static atomic_int cf_task_times_switch = 1;
+
+void
+cf_runtime_task_times_enable(int on)
+{
+    atomic_store_explicit(&cf_task_times_switch, on != 0,
+                          memory_order_relaxed);
+}
+
+int
+cf_runtime_task_times_enabled(void)
+{
+    return atomic_load_explicit(&cf_task_times_switch, memory_order_relaxed);
+}
+
+/* The task is about to run its loop: meter its waits from now on, the
+ * record writers' waits for buffers included (their partitions were set
+ * up before the thread started and belong to it from here). */
+static void
+cf_task_times_start(cf_task_t *t)
+{
+    t->times_on = cf_runtime_task_times_enabled();
+    for (int i = 0; i < t->nwriters; i++)
+        t->writers[i].part.meter = t->times_on ? &t->meter : NULL;
+    atomic_store_explicit(&t->run_start_ns, cf_mono_ns(),
+                          memory_order_release);
+}
+
+int
+cf_task_times(const cf_task_t *t, cf_task_times_t *out)
+{
+    int64_t ns[CF_NET_WAIT_NKINDS], start, end, now, wall, busy;
+
+    memset(out, 0, sizeof *out);
+    start = atomic_load_explicit(&((cf_task_t *)t)->run_start_ns,
+                                 memory_order_acquire);
+    if (start == 0 || !t->times_on)
+        return 0;
+    /* The waits first, then the end: a wait ends before run_end_ns is
+     * set, and now is taken after the waits' snapshot, so no wait is
+     * counted beyond the wall time it is part of. */
+    cf_net_meter_read(&t->meter, ns, &now);
+    end = atomic_load_explicit(&((cf_task_t *)t)->run_end_ns,
+                               memory_order_acquire);
+    wall = (end != 0 ? end : now) - start;
+    if (wall < 0)
+        wall = 0;
+    for (int k = 0; k < CF_NET_WAIT_NKINDS; k++)
+        if (ns[k] > wall) /* a wait that outlived the run (its end) */
+            ns[k] = wall;
+    busy = wall - ns[CF_NET_WAIT_BACKPRESSURE] - ns[CF_NET_WAIT_IDLE];
+    if (busy < 0)
+        busy = 0;
+    out->busy_ms = (uint64_t)(busy / 1000000);
+    out->back_pressured_ms =
+        (uint64_t)(ns[CF_NET_WAIT_BACKPRESSURE] / 1000000);
+    out->idle_ms = (uint64_t)(ns[CF_NET_WAIT_IDLE] / 1000000);
+    return 1;
+}
+
+void
+cf_task_rates_reset(cf_task_rates_t *r)
+{
+    memset(r, 0, sizeof *r);
+}
+
+static double
+cf_task_rate_clamp(double v, double max)
+{
+    if (!(v > 0)) /* negative or NaN */
+        return 0;
+    return v > max ? max : v;
+}
+
+void
+cf_task_rates_feed(cf_task_rates_t *r, const cf_task_sample_t *s,
+                   int64_t window_ms)
+{
+    const cf_task_sample_t *o = &r->kept;
+    int64_t dt;
+    int times;
+
+    if (!r->has_kept) {
+        r->kept = *s;
+        r->has_kept = 1;
+        return;
+    }
+    times = s->has_times && o->has_times;
+    if (times)
+        dt = (int64_t)((s->times.busy_ms + s->times.back_pressured_ms +
+                        s->times.idle_ms) -
+                       (o->times.busy_ms + o->times.back_pressured_ms +
+                        o->times.idle_ms));
+    else
+        dt = s->t_ms - o->t_ms;
+    if (dt < window_ms || dt <= 0)
+        return; /* keep the older sample: a window of at least window_ms */
+    for (int k = 0; k < 4; k++)
+        r->rate[CF_RATE_RECORDS_IN + k] = cf_task_rate_clamp(
+            (double)(s->counts[k] - o->counts[k]) * 1000.0 / (double)dt,
+            1e300);
+    if (times) {
+        r->rate[CF_RATE_BUSY] = cf_task_rate_clamp(
+            (double)(int64_t)(s->times.busy_ms - o->times.busy_ms) * 1000.0 /
+                (double)dt,
+            1000.0);
+        r->rate[CF_RATE_BACKPRESSURED] = cf_task_rate_clamp(
+            (double)(int64_t)(s->times.back_pressured_ms -
+                              o->times.back_pressured_ms) *
+                1000.0 / (double)dt,
+            1000.0);
+        r->rate[CF_RATE_IDLE] = cf_task_rate_clamp(
+            (double)(int64_t)(s->times.idle_ms - o->times.idle_ms) * 1000.0 /
+                (double)dt,
+            1000.0);
+    } else {
+        r->rate[CF_RATE_BUSY] = r->rate[CF_RATE_BACKPRESSURED] =
+            r->rate[CF_RATE_IDLE] = 0;
+    }
+    r->valid = 1;
+    r->kept = *s;
 }
 
 /* Whether something needs the loop's attention now (read after taking
@@ -1522,7 +1667,7 @@ cf_task_run_source(cf_task_t *t)
                 return 1;
             seen = cf_signal_count(&t->sig);
             if (cf_task_idle(t))
-                cf_task_wait(t, &seen, 100 * 1000000LL);
+                cf_task_wait(t, &seen, 100 * 1000000LL, CF_NET_WAIT_IDLE);
             continue;
         }
         if (t->finished_on_restore) {
@@ -1533,7 +1678,8 @@ cf_task_run_source(cf_task_t *t)
         if (!cf_task_outputs_available(t)) {
             seen = cf_signal_count(&t->sig);
             if (!cf_task_outputs_available(t) && cf_task_idle(t))
-                cf_task_wait(t, &seen, 100 * 1000000LL);
+                cf_task_wait(t, &seen, 100 * 1000000LL,
+                             CF_NET_WAIT_BACKPRESSURE);
             continue;
         }
         if (t->et_poll && (rc = cf_et_poll(t)) < 0)
@@ -1553,7 +1699,7 @@ cf_task_run_source(cf_task_t *t)
         if (rc == CF_SOURCE_IDLE) {
             seen = cf_signal_count(&t->sig);
             if (cf_task_idle(t))
-                cf_task_wait(t, &seen, 2 * 1000000LL);
+                cf_task_wait(t, &seen, 2 * 1000000LL, CF_NET_WAIT_IDLE);
             continue;
         }
         cf_task_maybe_flush(t);
@@ -1648,7 +1794,8 @@ cf_task_run_input(cf_task_t *t)
         if (!t->input_ended && !cf_task_outputs_available(t)) {
             seen = cf_signal_count(&t->sig);
             if (!cf_task_outputs_available(t) && cf_task_idle(t))
-                cf_task_wait(t, &seen, 100 * 1000000LL);
+                cf_task_wait(t, &seen, 100 * 1000000LL,
+                             CF_NET_WAIT_BACKPRESSURE);
             continue;
         }
         if (t->et_poll && !t->input_ended && (rc = cf_et_poll(t)) < 0)
@@ -1659,7 +1806,8 @@ cf_task_run_input(cf_task_t *t)
             buf = cf_net_gate_poll(t->gate, &ch);
             if (buf == NULL) {
                 if (cf_task_idle(t))
-                    cf_task_wait(t, &seen, 1000 * 1000000LL);
+                    cf_task_wait(t, &seen, 1000 * 1000000LL,
+                                 CF_NET_WAIT_IDLE);
                 continue;
             }
         }
@@ -1805,6 +1953,7 @@ cf_task_main(void *arg)
             rc = cf_op_failed(&t->ctxs[i], rc, "commit of restored state");
     opened = rc == 0;
     if (opened && !atomic_load(&t->cancel)) {
+        cf_task_times_start(t);
         cf_task_transition(t, CF_EXEC_RUNNING);
         t->next_flush_ns = cf_mono_ns() + t->flush_interval_ns;
         rc = t->gate ? cf_task_run_input(t) : cf_task_run_source(t);
@@ -1812,6 +1961,9 @@ cf_task_main(void *arg)
             rc = cf_task_broadcast(t, CF_NET_EV_END_OF_PARTITION, NULL, 0);
         else if (rc == 0)
             rc = CF_ECANCELED;
+        /* The times stop here: closing is not RUNNING time. */
+        atomic_store_explicit(&t->run_end_ns, cf_mono_ns(),
+                              memory_order_release);
     } else if (rc == 0) {
         rc = CF_ECANCELED;
     }

@@ -112,6 +112,15 @@ struct cf_task_s {
      * written by the task thread, read by any. */
     _Atomic int64_t wm_metric;
     _Atomic uint64_t late_metric;
+    /* Busy / back-pressured / idle time (cf_task_times, Flink's
+     * TaskIOMetricGroup timers): the loop's waits and the record
+     * writers' waits for a buffer are metered on meter (read by any
+     * thread) when times_on (cf_runtime_task_times_enable, read once
+     * when the task starts RUNNING). run_start_ns / run_end_ns
+     * (monotonic, 0: not yet) bound the RUNNING time. */
+    cf_net_wait_meter_t meter;
+    int times_on;
+    _Atomic int64_t run_start_ns, run_end_ns;
 };
 
 /* Channel watermark flags (t->ch_wmflags). */

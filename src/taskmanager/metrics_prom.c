@@ -8,7 +8,20 @@
  * group (scope <host>.taskmanager.<tm_id>.<job>.<task>.<subtask>) as
  * flink_taskmanager_job_task_<name>{host, tm_id, job_id, task_attempt_id,
  * task_name, subtask_index, task_attempt_num}: numRecordsIn,
- * numRecordsOut, numBytesIn, numBytesOut, currentInputWatermark.
+ * numRecordsOut, numBytesIn, numBytesOut, currentInputWatermark, the
+ * rates numRecordsInPerSecond, numRecordsOutPerSecond,
+ * numBytesInPerSecond, numBytesOutPerSecond, busyTimeMsPerSecond,
+ * backPressuredTimeMsPerSecond, idleTimeMsPerSecond, and the counters
+ * accumulatedBusyTime, accumulatedBackpressuredTime, accumulatedIdleTime
+ * (ms since the task started RUNNING).
+ *
+ * The rates are computed here, from this reporter's successive readings
+ * of each task attempt (cf_task_rates_feed over at least
+ * CF_TM_PROM_RATE_WINDOW_MS): the same cumulative figures the JobMaster
+ * turns into the REST API's rates, but sampled every second rather than
+ * at each heartbeat. Until an attempt has two readings its rates are 0.
+ * The times (and the three time rates) are left out for a task that is
+ * not measured (not RUNNING yet, or measurement off).
  *
  * The task records live on the loop thread: a one-second timer there
  * renders the whole text from cf_tm_task_reports() (the figures the
@@ -23,6 +36,17 @@
 #include "prom_server.h"
 
 #define CF_TM_PROM_INTERVAL_MS 1000
+/* A little under the timer's period, so that a tick a few ms early still
+ * gives a new rate rather than keeping the older reading for a second
+ * more. */
+#define CF_TM_PROM_RATE_WINDOW_MS 900
+
+/* The rates of one task attempt between this reporter's readings. */
+typedef struct cf_tm_prom_rates_s {
+    cf_id_t attempt;
+    cf_task_rates_t r;
+    int seen; /* in the current tick */
+} cf_tm_prom_rates_t;
 
 struct cf_tm_prom_s {
     cf_tm_t *tm;
@@ -30,6 +54,8 @@ struct cf_tm_prom_s {
     cf_timer_t *timer;
     cf_prom_text_t text; /* reused: no allocation once grown */
     int filter;
+    cf_tm_prom_rates_t *rates; /* one per task attempt reported last */
+    size_t nrates, caprates;
 };
 
 /* Labels of one task, for every family. */
@@ -98,7 +124,11 @@ enum {
     CF_TM_PROM_BIN,
     CF_TM_PROM_BOUT,
     CF_TM_PROM_WM,
-    CF_TM_PROM_NFAM
+    CF_TM_PROM_ACC_BUSY, /* the times: only for measured tasks */
+    CF_TM_PROM_ACC_BP,
+    CF_TM_PROM_ACC_IDLE,
+    CF_TM_PROM_RATE0, /* the rates, in CF_RATE_* order */
+    CF_TM_PROM_NFAM = CF_TM_PROM_RATE0 + CF_RATE_COUNT
 };
 
 static const struct {
@@ -115,7 +145,79 @@ static const struct {
     {"flink_taskmanager_job_task_currentInputWatermark",
      "currentInputWatermark (scope: taskmanager_job_task); "
      "-9223372036854775808 (Long.MIN_VALUE): none yet"},
+    {"flink_taskmanager_job_task_accumulatedBusyTime",
+     "accumulatedBusyTime (scope: taskmanager_job_task); ms"},
+    {"flink_taskmanager_job_task_accumulatedBackpressuredTime",
+     "accumulatedBackpressuredTime (scope: taskmanager_job_task); ms"},
+    {"flink_taskmanager_job_task_accumulatedIdleTime",
+     "accumulatedIdleTime (scope: taskmanager_job_task); ms"},
+    {"flink_taskmanager_job_task_numRecordsInPerSecond",
+     "numRecordsInPerSecond (scope: taskmanager_job_task)"},
+    {"flink_taskmanager_job_task_numRecordsOutPerSecond",
+     "numRecordsOutPerSecond (scope: taskmanager_job_task)"},
+    {"flink_taskmanager_job_task_numBytesInPerSecond",
+     "numBytesInPerSecond (scope: taskmanager_job_task)"},
+    {"flink_taskmanager_job_task_numBytesOutPerSecond",
+     "numBytesOutPerSecond (scope: taskmanager_job_task)"},
+    {"flink_taskmanager_job_task_busyTimeMsPerSecond",
+     "busyTimeMsPerSecond (scope: taskmanager_job_task)"},
+    {"flink_taskmanager_job_task_backPressuredTimeMsPerSecond",
+     "backPressuredTimeMsPerSecond (scope: taskmanager_job_task)"},
+    {"flink_taskmanager_job_task_idleTimeMsPerSecond",
+     "idleTimeMsPerSecond (scope: taskmanager_job_task)"},
 };
+
+/* The rates of attempt aid, fed with its reading u (created when new;
+ * marked seen for this tick). */
+static const cf_task_rates_t *
+cf_tm_prom_rates(cf_tm_prom_t *p, const cf_id_t *aid,
+                 const Cflink__UpdateTaskExecutionState *u, int64_t now_ms)
+{
+    cf_tm_prom_rates_t *e = NULL;
+    cf_task_sample_t s;
+
+    for (size_t i = 0; i < p->nrates && e == NULL; i++)
+        if (cf_id_equal(&p->rates[i].attempt, aid))
+            e = &p->rates[i];
+    if (e == NULL) {
+        if (p->nrates == p->caprates) {
+            p->caprates = p->caprates ? p->caprates * 2 : 8;
+            p->rates = cf_realloc(p->rates, p->caprates * sizeof *p->rates);
+        }
+        e = &p->rates[p->nrates++];
+        e->attempt = *aid;
+        cf_task_rates_reset(&e->r);
+    }
+    e->seen = 1;
+    memset(&s, 0, sizeof s);
+    s.t_ms = now_ms;
+    s.counts[0] = u->records_in;
+    s.counts[1] = u->records_out;
+    s.counts[2] = u->bytes_in;
+    s.counts[3] = u->bytes_out;
+    if (u->times != NULL) {
+        s.has_times = 1;
+        s.times.busy_ms = u->times->busy_ms;
+        s.times.back_pressured_ms = u->times->back_pressured_ms;
+        s.times.idle_ms = u->times->idle_ms;
+    }
+    cf_task_rates_feed(&e->r, &s, CF_TM_PROM_RATE_WINDOW_MS);
+    return &e->r;
+}
+
+/* Forget the attempts this tick did not report (ended tasks). */
+static void
+cf_tm_prom_rates_sweep(cf_tm_prom_t *p)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < p->nrates; i++)
+        if (p->rates[i].seen) {
+            p->rates[i].seen = 0;
+            p->rates[k++] = p->rates[i];
+        }
+    p->nrates = k;
+}
 
 static int64_t
 cf_tm_prom_value(const Cflink__UpdateTaskExecutionState *u, int fam)
@@ -125,6 +227,9 @@ cf_tm_prom_value(const Cflink__UpdateTaskExecutionState *u, int fam)
     case CF_TM_PROM_ROUT: return u->records_out;
     case CF_TM_PROM_BIN: return u->bytes_in;
     case CF_TM_PROM_BOUT: return u->bytes_out;
+    case CF_TM_PROM_ACC_BUSY: return (int64_t)u->times->busy_ms;
+    case CF_TM_PROM_ACC_BP: return (int64_t)u->times->back_pressured_ms;
+    case CF_TM_PROM_ACC_IDLE: return (int64_t)u->times->idle_ms;
     default: return u->event_time ? u->event_time->input_watermark : INT64_MIN;
     }
 }
@@ -137,6 +242,8 @@ cf_tm_prom_tick(void *arg)
     cf_tm_t *tm = p->tm;
     Cflink__UpdateTaskExecutionState **reps = NULL;
     cf_tm_prom_task_t *tasks = NULL;
+    const cf_task_rates_t **rates = NULL;
+    int64_t now_ms = cf_mono_ns() / 1000000;
     const char *host = tm->host ? tm->host : "localhost";
     const char *tm_id = tm->resource_id ? tm->resource_id : "";
     const char *tm_labels[] = {"host", host, "tm_id", tm_id, NULL};
@@ -146,8 +253,10 @@ cf_tm_prom_tick(void *arg)
     cf_tm_prom_proc(p, tm_labels);
     if (!tm->shutting_down)
         n = cf_tm_task_reports(tm, &reps);
-    if (n > 0)
+    if (n > 0) {
         tasks = cf_calloc(n, sizeof *tasks);
+        rates = cf_calloc(n, sizeof *rates);
+    }
     for (size_t i = 0; i < n; i++) {
         cf_tm_prom_task_t *t = &tasks[k];
         const char *full = NULL;
@@ -176,18 +285,32 @@ cf_tm_prom_tick(void *arg)
                            t->attempt_num,
                            NULL};
         memcpy(t->labels, l, sizeof l);
+        rates[k] = cf_tm_prom_rates(p, &aid, reps[i], now_ms);
         reps[k] = reps[i];
         k++;
     }
+    cf_tm_prom_rates_sweep(p);
     /* The text format wants each family's samples together. */
     for (int f = 0; f < CF_TM_PROM_NFAM && k > 0; f++) {
         cf_prom_text_family(&p->text, cf_tm_prom_fams[f].name,
                             cf_tm_prom_fams[f].help);
-        for (size_t i = 0; i < k; i++)
-            cf_prom_text_sample_i64(&p->text, cf_tm_prom_fams[f].name,
+        for (size_t i = 0; i < k; i++) {
+            int timed =
+                f >= CF_TM_PROM_ACC_BUSY &&
+                (f < CF_TM_PROM_RATE0 || f - CF_TM_PROM_RATE0 >= CF_RATE_BUSY);
+            if (timed && reps[i]->times == NULL)
+                continue; /* not measured: no value, as Flink */
+            if (f >= CF_TM_PROM_RATE0)
+                cf_prom_text_sample(&p->text, cf_tm_prom_fams[f].name,
                                     tasks[i].labels, p->filter,
-                                    cf_tm_prom_value(reps[i], f));
+                                    rates[i]->rate[f - CF_TM_PROM_RATE0]);
+            else
+                cf_prom_text_sample_i64(&p->text, cf_tm_prom_fams[f].name,
+                                        tasks[i].labels, p->filter,
+                                        cf_tm_prom_value(reps[i], f));
+        }
     }
+    cf_free(rates);
     cf_free(tasks);
     cf_free(reps);
     cf_prom_server_set(p->srv, p->text.buf ? p->text.buf : "", p->text.len);
@@ -235,5 +358,6 @@ cf_tm_prom_destroy(cf_tm_prom_t *p)
         cf_timer_cancel(p->timer);
     cf_prom_server_destroy(p->srv);
     cf_prom_text_free(&p->text);
+    cf_free(p->rates);
     cf_free(p);
 }

@@ -16,7 +16,10 @@
  *
  * Tasks: a task thread reports each ExecutionState change through its
  * state callback, which posts an event to the loop; the loop sends
- * UpdateTaskExecutionState. After a terminal state the loop joins the
+ * UpdateTaskExecutionState. Each report (state update or heartbeat)
+ * carries the task's counters, event-time figures and busy /
+ * back-pressured / idle times (cf_task_times). After a terminal state
+ * the loop joins the
  * thread and releases the task's partitions and gate in the network
  * manager; once every release is done (callbacks on the net thread, posted
  * to the loop) the task is freed and its slot and job references dropped.
@@ -223,6 +226,26 @@ cf_tm_event_time(const cf_task_t *t, Cflink__UpdateTaskExecutionState *u,
     u->event_time = et;
 }
 
+/* The task's busy / back-pressured / idle time since it started RUNNING
+ * into tt, attached to u (field 10, cumulative ms): left out while the
+ * task is not measured (not RUNNING yet, or the measurement is off), as
+ * Flink's gauges have no value then. The JobMaster derives the
+ * *TimeMsPerSecond rates from successive reports. */
+static void
+cf_tm_times(const cf_task_t *t, Cflink__UpdateTaskExecutionState *u,
+            Cflink__TaskTimes *tt)
+{
+    cf_task_times_t x;
+
+    cflink__task_times__init(tt);
+    if (!cf_task_times(t, &x))
+        return;
+    tt->busy_ms = x.busy_ms;
+    tt->back_pressured_ms = x.back_pressured_ms;
+    tt->idle_ms = x.idle_ms;
+    u->times = tt;
+}
+
 static void
 cf_tm_send_update(cf_tm_task_t *rec, cf_exec_state_t state, const char *failure)
 {
@@ -231,6 +254,7 @@ cf_tm_send_update(cf_tm_task_t *rec, cf_exec_state_t state, const char *failure)
     Cflink__UpdateTaskExecutionState u =
         CFLINK__UPDATE_TASK_EXECUTION_STATE__INIT;
     Cflink__TaskEventTime et;
+    Cflink__TaskTimes tt;
 
     if (!tm->registered || tm->conn == NULL || !cf_rpc_conn_is_open(tm->conn))
         return;
@@ -241,6 +265,7 @@ cf_tm_send_update(cf_tm_task_t *rec, cf_exec_state_t state, const char *failure)
     cf_task_counters(rec->t, &u.records_in, &u.records_out, &u.bytes_in,
                      &u.bytes_out);
     cf_tm_event_time(rec->t, &u, &et);
+    cf_tm_times(rec->t, &u, &tt);
     env.body_case = CFLINK__ENVELOPE__BODY_UPDATE_TASK_EXECUTION_STATE;
     env.update_task_execution_state = &u;
     cf_rpc_send(tm->conn, &env);
@@ -253,6 +278,7 @@ cf_tm_task_reports(cf_tm_t *tm, Cflink__UpdateTaskExecutionState ***out)
 {
     Cflink__UpdateTaskExecutionState *u, **p;
     Cflink__TaskEventTime *et;
+    Cflink__TaskTimes *tt;
     size_t n = 0, i = 0;
 
     *out = NULL;
@@ -261,10 +287,11 @@ cf_tm_task_reports(cf_tm_t *tm, Cflink__UpdateTaskExecutionState ***out)
     if (n == 0)
         return 0;
     /* One block: the pointers, then the reports, then their event-time
-     * figures (every member 8-byte aligned). */
-    p = cf_malloc(n * (sizeof *p + sizeof *u + sizeof *et));
+     * figures and times (every member 8-byte aligned). */
+    p = cf_malloc(n * (sizeof *p + sizeof *u + sizeof *et + sizeof *tt));
     u = (Cflink__UpdateTaskExecutionState *)(p + n);
     et = (Cflink__TaskEventTime *)(u + n);
+    tt = (Cflink__TaskTimes *)(et + n);
     for (cf_tm_task_t *r = tm->tasks; r != NULL && i < n; r = r->next) {
         if (r->job == NULL || r->t == NULL || r->terminal)
             continue;
@@ -276,6 +303,7 @@ cf_tm_task_reports(cf_tm_t *tm, Cflink__UpdateTaskExecutionState ***out)
         cf_task_counters(r->t, &u[i].records_in, &u[i].records_out,
                          &u[i].bytes_in, &u[i].bytes_out);
         cf_tm_event_time(r->t, &u[i], &et[i]);
+        cf_tm_times(r->t, &u[i], &tt[i]);
         p[i] = &u[i];
         i++;
     }

@@ -1440,11 +1440,25 @@ test_task_metrics_dto(void **state)
     wm_report(&fx, 2, 1, INT64_MIN, 42);
 
     /* Vertex metrics: ids prefixed with the subtask index. */
+    /* Every reported subtask also has its IO counters and rates (no
+     * times: these reports carry none). */
     expect_dto(cf_rest_vertex_metrics_dto(&fx.v, NULL),
                "[{\"id\":\"0.currentInputWatermark\"},"
                "{\"id\":\"0.numLateRecordsDropped\"},"
+               "{\"id\":\"0.numRecordsIn\"},{\"id\":\"0.numRecordsOut\"},"
+               "{\"id\":\"0.numBytesIn\"},{\"id\":\"0.numBytesOut\"},"
+               "{\"id\":\"0.numRecordsInPerSecond\"},"
+               "{\"id\":\"0.numRecordsOutPerSecond\"},"
+               "{\"id\":\"0.numBytesInPerSecond\"},"
+               "{\"id\":\"0.numBytesOutPerSecond\"},"
                "{\"id\":\"2.currentInputWatermark\"},"
-               "{\"id\":\"2.numLateRecordsDropped\"}]");
+               "{\"id\":\"2.numLateRecordsDropped\"},"
+               "{\"id\":\"2.numRecordsIn\"},{\"id\":\"2.numRecordsOut\"},"
+               "{\"id\":\"2.numBytesIn\"},{\"id\":\"2.numBytesOut\"},"
+               "{\"id\":\"2.numRecordsInPerSecond\"},"
+               "{\"id\":\"2.numRecordsOutPerSecond\"},"
+               "{\"id\":\"2.numBytesInPerSecond\"},"
+               "{\"id\":\"2.numBytesOutPerSecond\"}]");
     /* Unknown, unreported, non-canonical and repeated ids are left out. */
     expect_dto(cf_rest_vertex_metrics_dto(
                    &fx.v, "2.numLateRecordsDropped,0.currentInputWatermark,"
@@ -1458,7 +1472,13 @@ test_task_metrics_dto(void **state)
     /* One subtask's metrics: the names alone. */
     expect_dto(cf_rest_subtask_metrics_dto(&fx.ev[2], ""),
                "[{\"id\":\"currentInputWatermark\"},"
-               "{\"id\":\"numLateRecordsDropped\"}]");
+               "{\"id\":\"numLateRecordsDropped\"},"
+               "{\"id\":\"numRecordsIn\"},{\"id\":\"numRecordsOut\"},"
+               "{\"id\":\"numBytesIn\"},{\"id\":\"numBytesOut\"},"
+               "{\"id\":\"numRecordsInPerSecond\"},"
+               "{\"id\":\"numRecordsOutPerSecond\"},"
+               "{\"id\":\"numBytesInPerSecond\"},"
+               "{\"id\":\"numBytesOutPerSecond\"}]");
     expect_dto(cf_rest_subtask_metrics_dto(
                    &fx.ev[2], "currentInputWatermark,numLateRecordsDropped"),
                "[{\"id\":\"currentInputWatermark\","
@@ -1488,7 +1508,13 @@ test_subtasks_metrics_dto(void **state)
     expect_dto(cf_rest_subtasks_metrics_dto(&fx.v, NULL, NULL, NULL,
                                             &status),
                "[{\"id\":\"currentInputWatermark\"},"
-               "{\"id\":\"numLateRecordsDropped\"}]");
+               "{\"id\":\"numLateRecordsDropped\"},"
+               "{\"id\":\"numRecordsIn\"},{\"id\":\"numRecordsOut\"},"
+               "{\"id\":\"numBytesIn\"},{\"id\":\"numBytesOut\"},"
+               "{\"id\":\"numRecordsInPerSecond\"},"
+               "{\"id\":\"numRecordsOutPerSecond\"},"
+               "{\"id\":\"numBytesInPerSecond\"},"
+               "{\"id\":\"numBytesOutPerSecond\"}]");
     /* Over the subtasks that have the metric (2 has not reported). */
     expect_dto(cf_rest_subtasks_metrics_dto(&fx.v, "currentInputWatermark",
                                             NULL, NULL, &status),
