@@ -69,4 +69,47 @@ int cf_dispatcher_submit(cf_dispatcher_t *d, const cf_jar_run_t *run,
 int cf_dispatcher_plan(cf_dispatcher_t *d, const cf_jar_run_t *run,
                        char **plan_json, cf_error_t **errp);
 
+/* ------------------------------------------------------------------ */
+/* TaskManager information (resourcemanager.c), for rest_ops.c          */
+/* ------------------------------------------------------------------ */
+
+/* The answer to a TaskManagerInfoRequest: status 0 with resp (valid
+ * only during the call), or < 0 with error naming the cause: the
+ * TaskManager's own error (CF_EPROTO: e.g. an unknown file), -ETIMEDOUT,
+ * CF_EIO when its connection closed (also at shutdown). */
+typedef void (*cf_rm_tm_info_cb)(int status, const char *error,
+                                 const Cflink__TaskManagerInfoResponse *resp,
+                                 void *arg);
+/* Send rq to the registered TaskManager resource_id. Returns
+ * CF_ENOTFOUND (cb not called) when it is not registered or its
+ * connection is not open; else 0 and cb runs exactly once, within
+ * timeout_ms (<= 0: pekko.ask.timeout). */
+int cf_rm_tm_info(cf_rm_t *rm, const char *resource_id,
+                  const Cflink__TaskManagerInfoRequest *rq,
+                  int64_t timeout_ms, cf_rm_tm_info_cb cb, void *arg);
+/* pekko.ask.timeout as the ResourceManager read it. */
+int64_t cf_rm_ask_timeout_ms(const cf_rm_t *rm);
+
+/* What the REST monitoring handlers (rest_ops.c, rest_metrics.c) need of
+ * the ResourceManager, the Dispatcher and the CheckpointCoordinator,
+ * reached through this table so that those handlers' objects reference
+ * none of them: tests link them with a fake Dispatcher (see
+ * tests/unit/test_jobmanager_ops.c). cf_rm_new sets cf_rest_ops_backend
+ * (defined in rest_ops.c); while it is NULL the TaskManager endpoints
+ * answer 404 and the counts are 0. */
+typedef struct cf_rest_ops_backend_s {
+    cf_rm_tm_t *(*find_tm)(cf_rm_t *rm, const char *resource_id);
+    cf_rm_tm_t *(*tms)(cf_rm_t *rm);
+    int (*tm_count)(cf_rm_t *rm);
+    int (*slots_total)(cf_rm_t *rm);
+    int (*slots_free)(cf_rm_t *rm);
+    int (*tm_info)(cf_rm_t *rm, const char *resource_id,
+                   const Cflink__TaskManagerInfoRequest *rq,
+                   int64_t timeout_ms, cf_rm_tm_info_cb cb, void *arg);
+    int64_t (*ask_timeout_ms)(const cf_rm_t *rm);
+    cf_jobmaster_t *(*jobs)(cf_dispatcher_t *d);
+    const cf_ckpt_view_t *(*ckpt_view)(const cf_ckpt_coord_t *cc);
+} cf_rest_ops_backend_t;
+extern const cf_rest_ops_backend_t *cf_rest_ops_backend;
+
 #endif /* CF_DISPATCHER_INT_H */

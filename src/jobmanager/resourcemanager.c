@@ -27,6 +27,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "dispatcher_int.h"
 #include "jobmanager_int.h"
 
 /* Delay before pending requests are served again after a failed
@@ -903,6 +904,18 @@ cf_rm_on_close(cf_rm_t *rm, cf_rpc_conn_t *c, const char *reason)
 /* Life cycle and queries                                              */
 /* ------------------------------------------------------------------ */
 
+static const cf_rest_ops_backend_t rm_rest_backend = {
+    .find_tm = cf_rm_find_tm,
+    .tms = cf_rm_tms,
+    .tm_count = cf_rm_tm_count,
+    .slots_total = cf_rm_slots_total,
+    .slots_free = cf_rm_slots_free,
+    .tm_info = cf_rm_tm_info,
+    .ask_timeout_ms = cf_rm_ask_timeout_ms,
+    .jobs = cf_dispatcher_jobs,
+    .ckpt_view = cf_ckpt_coord_view,
+};
+
 cf_rm_t *
 cf_rm_new(cf_jm_t *jm)
 {
@@ -911,6 +924,7 @@ cf_rm_new(cf_jm_t *jm)
 
     rm->jm = jm;
     rm->calls.next = rm->calls.prev = &rm->calls;
+    cf_rest_ops_backend = &rm_rest_backend;
     rm->hb_interval_ms =
         cf_config_get_duration_ms(jm->cfg, "heartbeat.interval", 10000);
     rm->hb_timeout_ms =
@@ -1015,4 +1029,65 @@ cf_rm_slots_free(cf_rm_t *rm)
         for (int i = 0; i < tm->num_slots; i++)
             n += tm->slots[i].state == CF_SLOT_FREE;
     return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* TaskManager information requests (REST: logs, thread dump, metrics) */
+/* ------------------------------------------------------------------ */
+
+/* A TaskManagerInfoRequest in flight: it needs nothing of the RM, so it
+ * may outlive it (the connection's close at shutdown still calls cb). */
+typedef struct rm_info_call_s {
+    cf_rm_tm_info_cb cb;
+    void *arg;
+} rm_info_call_t;
+
+static void
+tm_info_cb(cf_rpc_conn_t *c, int status, const char *error,
+           const Cflink__Envelope *reply, void *arg)
+{
+    rm_info_call_t *ic = arg;
+
+    (void)c;
+    if (status == 0 &&
+        (reply == NULL ||
+         reply->body_case != CFLINK__ENVELOPE__BODY_TM_INFO_RESPONSE ||
+         reply->tm_info_response == NULL)) {
+        status = CF_EPROTO;
+        error = "unexpected reply to a TaskManagerInfoRequest";
+    }
+    ic->cb(status, status < 0 ? (error ? error : cf_strerror(status)) : NULL,
+           status == 0 ? reply->tm_info_response : NULL, ic->arg);
+    cf_free(ic);
+}
+
+int
+cf_rm_tm_info(cf_rm_t *rm, const char *resource_id,
+              const Cflink__TaskManagerInfoRequest *rq, int64_t timeout_ms,
+              cf_rm_tm_info_cb cb, void *arg)
+{
+    cf_rm_tm_t *tm = cf_rm_find_tm(rm, resource_id);
+    Cflink__Envelope env = CFLINK__ENVELOPE__INIT;
+    rm_info_call_t *ic;
+
+    if (tm == NULL || tm->conn == NULL || !cf_rpc_conn_is_open(tm->conn))
+        return CF_ENOTFOUND;
+    env.body_case = CFLINK__ENVELOPE__BODY_TM_INFO_REQUEST;
+    env.tm_info_request = (Cflink__TaskManagerInfoRequest *)rq;
+    ic = CF_NEW(rm_info_call_t);
+    ic->cb = cb;
+    ic->arg = arg;
+    if (cf_rpc_call(tm->conn, &env,
+                    timeout_ms > 0 ? timeout_ms : rm->ask_timeout_ms,
+                    tm_info_cb, ic) < 0) {
+        cf_free(ic);
+        return CF_ENOTFOUND;
+    }
+    return 0;
+}
+
+int64_t
+cf_rm_ask_timeout_ms(const cf_rm_t *rm)
+{
+    return rm != NULL ? rm->ask_timeout_ms : 10000;
 }

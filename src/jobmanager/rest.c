@@ -21,6 +21,18 @@
  * connection is closed). Per-request state lives in a rest_rq_t made by
  * the URI-log callback and freed by the completion callback, which also
  * deletes an upload that no handler took. See docs/internals/rest.md.
+ *
+ * Deferred responses: a handler may call cf_rest_defer(); the access
+ * handler then suspends the connection (MHD_ALLOW_SUSPEND_RESUME) and
+ * returns. The pending object has two owners: the request (released when
+ * the request is answered, or freed by MHD) and the caller (released by
+ * cf_rest_complete). Whichever goes last frees it, so a late completion
+ * never touches a freed request and a request never waits on a freed
+ * pending object. A completion queues the response on the suspended
+ * connection, resumes it and re-arms the loop timer at 0 so MHD_run()
+ * sends it. A one-shot loop timer answers 504 when the caller takes too
+ * long; shutdown answers 503 to every suspended request and resumes it,
+ * because MHD must not be stopped with suspended connections.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -63,6 +75,28 @@ typedef struct rest_route_s {
     void *arg;
 } rest_route_t;
 
+/* A deferred answer (see the header comment): refs counts the request's
+ * and the caller's hold. */
+struct cf_rest_pending_s {
+    int refs;
+    int caller_done;    /* cf_rest_complete called */
+    cf_rest_t *rest;    /* NULL once the request side let go */
+    struct rest_rq_s *q;
+    struct MHD_Connection *conn;
+    int suspended;
+    cf_timer_t *timer;
+    char *what;
+    int64_t timeout_ms;
+    /* A completion inside the handler, answered when it returns. */
+    int have_result;
+    int status;
+    json_t *body;
+    char *raw;
+    size_t raw_len;
+    const char *raw_type;
+    struct cf_rest_pending_s *prev, *next;
+};
+
 /* The uv handles live apart from cf_rest_t: they are freed by their
  * close callbacks, which may run after cf_rest_destroy() returned. */
 typedef struct rest_uv_s {
@@ -86,6 +120,10 @@ struct cf_rest_s {
     char *cors; /* Access-Control-Allow-Origin, or NULL */
     int in_run;
     int destroy_pending;
+    int kick;           /* a connection was resumed during MHD_run() */
+    int64_t timeout_ms; /* web.timeout: default bound of deferrals */
+    cf_rest_pending_t pendings; /* list head of deferred requests */
+    int npending;
 };
 
 /* One request. */
@@ -112,6 +150,8 @@ typedef struct rest_rq_s {
     int upload_fd;
     char *upload_path; /* owned until the handler runs */
     char *upload_name;
+    cf_rest_pending_t *pending; /* deferred answer, or NULL */
+    int deferred;               /* the handler ran and deferred */
 } rest_rq_t;
 
 /* ------------------------------------------------------------------ */
@@ -130,8 +170,18 @@ cf_rest_error(int *status, int code, const char *fmt, ...)
     va_end(ap);
     if (status != NULL)
         *status = code;
+    /* The message may quote a client's bytes (a path parameter) that are
+     * not UTF-8, which a JSON string cannot hold: those bytes become '?'
+     * rather than losing the whole message. */
+    json_t *text = json_string(msg);
+    if (text == NULL) {
+        for (char *c = msg; *c != '\0'; c++)
+            if ((unsigned char)*c >= 0x80)
+                *c = '?';
+        text = json_string(msg);
+    }
     o = json_object();
-    json_object_set_new(o, "errors", json_pack("[s]", msg));
+    json_object_set_new(o, "errors", json_pack("[o]", text));
     cf_free(msg);
     return o;
 }
@@ -154,7 +204,9 @@ rest_respond_json(cf_rest_t *r, struct MHD_Connection *conn, int status,
     size_t len = 0;
 
     if (body != NULL) {
-        s = json_dumps(body, JSON_COMPACT);
+        /* 16 significant digits: 0.3 prints as 0.3 (Jackson's
+         * shortest form), not jansson's default 0.29999999999999999. */
+        s = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(16));
         json_decref(body);
         if (s == NULL) {
             cf_log_error("REST: could not serialize a response");
@@ -193,27 +245,36 @@ cf_rest_respond_raw(cf_rest_req_t *req, const char *content_type,
     req->raw_type = content_type;
 }
 
+/* Queue a non-JSON body; takes data (malloc'd). */
+static enum MHD_Result
+rest_respond_buf(cf_rest_t *r, struct MHD_Connection *conn, int status,
+                 const char *type, char *data, size_t len)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+
+    resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        free(data);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", type);
+    rest_add_common_headers(r, resp);
+    ret = MHD_queue_response(conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 /* Queue the handler's non-JSON body; takes req->raw. */
 static enum MHD_Result
 rest_respond_raw(cf_rest_t *r, struct MHD_Connection *conn, int status,
                  cf_rest_req_t *req)
 {
-    struct MHD_Response *resp;
-    enum MHD_Result ret;
+    char *data = req->raw;
 
-    resp = MHD_create_response_from_buffer(req->raw_len, req->raw,
-                                           MHD_RESPMEM_MUST_FREE);
-    if (resp == NULL) {
-        free(req->raw);
-        req->raw = NULL;
-        return MHD_NO;
-    }
     req->raw = NULL;
-    MHD_add_response_header(resp, "Content-Type", req->raw_type);
-    rest_add_common_headers(r, resp);
-    ret = MHD_queue_response(conn, (unsigned)status, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return rest_respond_buf(r, conn, status, req->raw_type, data,
+                            req->raw_len);
 }
 
 static enum MHD_Result
@@ -234,6 +295,195 @@ rest_respond_not_found(cf_rest_t *r, struct MHD_Connection *conn,
     json_t *body = cf_rest_error(&st, status, "Not found: %s",
                                  q->raw_uri != NULL ? q->raw_uri : url);
     return rest_respond_json(r, conn, st, body, allow);
+}
+
+/* ------------------------------------------------------------------ */
+/* Deferred responses                                                  */
+/* ------------------------------------------------------------------ */
+
+static void rest_timer_cb(uv_timer_t *t);
+
+/* Make the loop call MHD_run() soon: a resumed connection has work. */
+static void
+rest_kick(cf_rest_t *r)
+{
+    if (r->in_run) {
+        r->kick = 1;
+        return;
+    }
+    if (r->uv != NULL)
+        uv_timer_start(&r->uv->timer, rest_timer_cb, 0, 0);
+}
+
+static void
+rest_pending_unref(cf_rest_pending_t *p)
+{
+    if (--p->refs > 0)
+        return;
+    json_decref(p->body);
+    free(p->raw);
+    cf_free(p->what);
+    cf_free(p);
+}
+
+/* The request side lets go of p: off the server's list, timer stopped,
+ * unlinked from its request. */
+static void
+rest_pending_detach(cf_rest_pending_t *p)
+{
+    if (p->rest == NULL)
+        return;
+    p->prev->next = p->next;
+    p->next->prev = p->prev;
+    p->prev = p->next = NULL;
+    p->rest->npending--;
+    p->rest = NULL;
+    if (p->timer != NULL) {
+        cf_timer_cancel(p->timer);
+        p->timer = NULL;
+    }
+    if (p->q != NULL)
+        p->q->pending = NULL;
+    p->q = NULL;
+    p->conn = NULL;
+    rest_pending_unref(p);
+}
+
+/* Answer a suspended request now (takes body or raw) and resume it. */
+static void
+rest_pending_answer(cf_rest_pending_t *p, int status, json_t *body,
+                    const char *type, char *raw, size_t raw_len)
+{
+    cf_rest_t *r = p->rest;
+    struct MHD_Connection *conn = p->conn;
+    enum MHD_Result ok;
+
+    if (raw != NULL) {
+        json_decref(body);
+        ok = rest_respond_buf(r, conn, status, type, raw, raw_len);
+    } else {
+        ok = rest_respond_json(r, conn, status, body, NULL);
+    }
+    if (ok != MHD_YES)
+        cf_log_warn("REST: could not queue a deferred response (%d)", status);
+    p->suspended = 0;
+    MHD_resume_connection(conn);
+    /* Without a queued response MHD calls the access handler again: the
+     * request then finds no pending object and answers 500 (see
+     * rest_finish). */
+    rest_kick(r);
+    rest_pending_detach(p);
+}
+
+static void
+rest_pending_timeout_cb(void *arg)
+{
+    cf_rest_pending_t *p = arg;
+    int st;
+    json_t *b;
+
+    p->timer = NULL; /* a one-shot timer frees itself */
+    if (p->rest == NULL || !p->suspended)
+        return;
+    cf_log_warn("REST: request %s timed out after %lld ms waiting for %s",
+                p->q != NULL ? p->q->raw_uri : "?",
+                (long long)p->timeout_ms, p->what);
+    b = cf_rest_error(&st, MHD_HTTP_GATEWAY_TIMEOUT,
+                      "Timed out after %lld ms waiting for %s.",
+                      (long long)p->timeout_ms, p->what);
+    rest_pending_answer(p, st, b, NULL, NULL, 0);
+}
+
+cf_rest_pending_t *
+cf_rest_defer(cf_rest_req_t *req, int64_t timeout_ms, const char *what)
+{
+    rest_rq_t *q;
+    cf_rest_t *r;
+    cf_rest_pending_t *p;
+
+    CF_ASSERT(req != NULL && req->rq != NULL && req->pending == NULL);
+    q = req->rq;
+    r = q->rest;
+    p = CF_NEW(cf_rest_pending_t);
+    p->refs = 2;
+    p->rest = r;
+    p->q = q;
+    p->conn = req->conn;
+    p->what = cf_strdup(what != NULL ? what : "an answer");
+    p->timeout_ms = timeout_ms > 0 ? timeout_ms : r->timeout_ms;
+    p->next = r->pendings.next;
+    p->prev = &r->pendings;
+    r->pendings.next->prev = p;
+    r->pendings.next = p;
+    r->npending++;
+    q->pending = p;
+    req->pending = p;
+    if (r->loop != NULL)
+        p->timer = cf_loop_timer(r->loop, p->timeout_ms, 0,
+                                 rest_pending_timeout_cb, p);
+    return p;
+}
+
+static void
+rest_complete(cf_rest_pending_t *p, int status, json_t *body,
+              const char *type, char *raw, size_t len)
+{
+    CF_ASSERT(p != NULL && !p->caller_done);
+    p->caller_done = 1;
+    if (status < 100 || status > 599) {
+        cf_log_error("REST: deferred answer with status %d", status);
+        json_decref(body);
+        free(raw);
+        raw = NULL;
+        body = cf_rest_error(&status, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                             "Internal server error.");
+    }
+    if (p->rest == NULL) {
+        /* The request ended (timeout, shutdown): drop the answer. */
+        json_decref(body);
+        free(raw);
+    } else if (!p->suspended) {
+        /* Inside the deferring handler: rest_finish answers. */
+        p->have_result = 1;
+        p->status = status;
+        p->body = body;
+        p->raw = raw;
+        p->raw_len = len;
+        p->raw_type = type;
+    } else {
+        rest_pending_answer(p, status, body, type, raw, len);
+    }
+    rest_pending_unref(p);
+}
+
+void
+cf_rest_complete(cf_rest_pending_t *p, int status, json_t *body)
+{
+    rest_complete(p, status, body, NULL, NULL, 0);
+}
+
+void
+cf_rest_complete_raw(cf_rest_pending_t *p, int status,
+                     const char *content_type, char *data, size_t len)
+{
+    if (data == NULL) {
+        data = malloc(1);
+        CF_ASSERT(data != NULL);
+        len = 0;
+    }
+    rest_complete(p, status, NULL, content_type, data, len);
+}
+
+int
+cf_rest_pending_alive(const cf_rest_pending_t *p)
+{
+    return p != NULL && p->rest != NULL;
+}
+
+int
+cf_rest_pending_count(const cf_rest_t *r)
+{
+    return r != NULL ? r->npending : 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -543,6 +793,12 @@ rest_rq_free(rest_rq_t *q)
 {
     if (q == NULL)
         return;
+    if (q->pending != NULL) {
+        /* The request ends while deferred (shutdown, client gone): the
+         * caller's completion will be dropped. */
+        q->pending->suspended = 0;
+        rest_pending_detach(q->pending);
+    }
     if (q->pp != NULL)
         MHD_destroy_post_processor(q->pp);
     rest_rq_drop_upload(q, 0);
@@ -900,6 +1156,11 @@ rest_finish(cf_rest_t *r, rest_rq_t *q, struct MHD_Connection *conn,
     const rest_route_t *rt = q->route;
     int np = 0;
 
+    if (q->deferred) {
+        /* Resumed without a queued response (queueing failed): never
+         * run the handler twice. */
+        return MHD_NO;
+    }
     if (q->too_large) {
         rest_rq_drop_upload(q, 0);
         return rest_too_large(r, conn, q->received);
@@ -939,10 +1200,37 @@ rest_finish(cf_rest_t *r, rest_rq_t *q, struct MHD_Connection *conn,
     req.upload_path = q->upload_path;
     req.upload_name = q->upload_name;
     req.conn = conn;
+    req.rq = q;
 
     body = rt->fn(&req, rt->arg, &status);
     /* The handler owns the upload now. */
     rest_rq_drop_upload(q, 1);
+    if (req.pending != NULL) {
+        cf_rest_pending_t *p = req.pending;
+
+        json_decref(body);
+        free(req.raw);
+        q->deferred = 1;
+        if (!p->have_result) {
+            p->suspended = 1;
+            MHD_suspend_connection(conn);
+            return MHD_YES;
+        }
+        /* Completed inside the handler: answer now. */
+        status = p->status;
+        body = p->body;
+        req.raw = p->raw;
+        req.raw_len = p->raw_len;
+        req.raw_type = p->raw_type;
+        p->body = NULL;
+        p->raw = NULL;
+        rest_pending_detach(p);
+        if (req.raw != NULL) {
+            json_decref(body);
+            return rest_respond_raw(r, conn, status, &req);
+        }
+        return rest_respond_json(r, conn, status, body, NULL);
+    }
     if (status < 100 || status > 599) {
         cf_log_error("REST: handler of %s %s returned status %d", method,
                      rt->pattern, status);
@@ -998,6 +1286,11 @@ rest_run(cf_rest_t *r)
     r->in_run = 0;
     if (r->destroy_pending) {
         rest_do_destroy(r);
+        return;
+    }
+    if (r->kick) {
+        r->kick = 0;
+        uv_timer_start(&r->uv->timer, rest_timer_cb, 0, 0);
         return;
     }
     if (MHD_get_timeout(r->mhd, &to) == MHD_YES) {
@@ -1102,7 +1395,8 @@ rest_start_one(cf_rest_t *r, const struct addrinfo *ai, int port,
                unsigned idle_s)
 {
     struct sockaddr_storage ss;
-    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    unsigned flags =
+        MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 
     memset(&ss, 0, sizeof ss);
     memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
@@ -1209,6 +1503,10 @@ cf_rest_new(cf_loop_t *loop, const cf_config_t *cfg, const char *upload_dir,
 
     r->loop = loop;
     r->upload_dirfd = -1;
+    r->pendings.next = r->pendings.prev = &r->pendings;
+    r->timeout_ms = cf_config_get_duration_ms(cfg, "web.timeout", 600000);
+    if (r->timeout_ms <= 0)
+        r->timeout_ms = 600000;
     max = cf_config_get_int(cfg, "rest.server.max-content-length", 104857600);
     r->max_len = max > 0 ? (uint64_t)max : 104857600u;
     cors = cf_config_get(cfg, "web.access-control-allow-origin");
@@ -1276,6 +1574,8 @@ cf_rest_port(const cf_rest_t *r)
 static void
 rest_do_destroy(cf_rest_t *r)
 {
+    int answered = 0;
+
     if (r->uv != NULL) {
         /* Stop watching before MHD closes its epoll fd. */
         r->uv->rest = NULL;
@@ -1284,6 +1584,28 @@ rest_do_destroy(cf_rest_t *r)
         uv_close((uv_handle_t *)&r->uv->poll, rest_uv_close_cb);
         uv_close((uv_handle_t *)&r->uv->timer, rest_uv_close_cb);
         r->uv = NULL;
+    }
+    /* MHD must not stop with suspended connections: answer each
+     * deferred request 503 and resume it; its caller's completion will
+     * be dropped. */
+    while (r->pendings.next != &r->pendings) {
+        cf_rest_pending_t *p = r->pendings.next;
+
+        if (p->suspended && r->mhd != NULL) {
+            int st;
+            json_t *b = cf_rest_error(&st, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                      "The REST server is shutting down.");
+            rest_pending_answer(p, st, b, NULL, NULL, 0);
+            answered++;
+        } else {
+            rest_pending_detach(p);
+        }
+    }
+    if (r->mhd != NULL && answered > 0) {
+        /* Give the 503s a chance to leave (a few non-blocking runs; what
+         * does not fit the socket now is dropped with the connection). */
+        for (int i = 0; i < 8; i++)
+            MHD_run(r->mhd);
     }
     if (r->mhd != NULL) {
         MHD_stop_daemon(r->mhd); /* completes and frees open requests */

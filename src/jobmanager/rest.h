@@ -15,6 +15,15 @@
  * name); the handler gets that path and the client's file name reduced to
  * its basename, and owns the file (moves or deletes it).
  *
+ * Deferred responses: a handler that needs an answer from elsewhere (a
+ * TaskManager over RPC) calls cf_rest_defer(), returns NULL, and later
+ * answers with cf_rest_complete() or cf_rest_complete_raw(); meanwhile
+ * the connection is suspended (MHD_suspend_connection) and the loop runs
+ * on. The pending object outlives the request: when the request ends
+ * first (the REST server shuts down, or the deferral timed out and was
+ * answered with 504) a later completion is dropped. The caller must
+ * complete every pending object exactly once; see docs/internals/rest.md.
+ *
  * Threads: loop only.
  */
 #ifndef CF_REST_H
@@ -29,6 +38,7 @@
 #include "loop.h"
 
 typedef struct cf_rest_s cf_rest_t;
+typedef struct cf_rest_pending_s cf_rest_pending_t;
 
 #define CF_REST_MAX_PARAMS 4
 
@@ -48,6 +58,9 @@ typedef struct cf_rest_req_s {
     char *raw;
     size_t raw_len;
     const char *raw_type;
+    /* Set by cf_rest_defer: the answer comes later. */
+    cf_rest_pending_t *pending;
+    struct rest_rq_s *rq; /* private to rest.c */
 } cf_rest_req_t;
 
 /* Answer with a non-JSON body (log files as text/plain): the handler
@@ -56,6 +69,29 @@ typedef struct cf_rest_req_s {
  * literal). */
 void cf_rest_respond_raw(cf_rest_req_t *req, const char *content_type,
                          char *data, size_t len);
+
+/* Defer the answer of req (a handler calls this, then returns NULL; its
+ * *status is ignored). The response is sent when the caller completes
+ * the returned object, or, after timeout_ms (<= 0: web.timeout), the
+ * request is answered 504 {"errors":["Timed out after <n> ms waiting for
+ * <what>."]} (what is copied, e.g. "TaskManager <id>"). At most one
+ * deferral per request. */
+cf_rest_pending_t *cf_rest_defer(cf_rest_req_t *req, int64_t timeout_ms,
+                                 const char *what);
+/* Answer a deferred request with a JSON body (taken; NULL: empty) and
+ * free p. May be called inside the handler that deferred (the answer
+ * is then sent when it returns). When the request already ended
+ * (timeout, shutdown) the body is freed and nothing is sent. */
+void cf_rest_complete(cf_rest_pending_t *p, int status, json_t *body);
+/* The same with a non-JSON body: data (malloc'd, len bytes) is taken;
+ * content_type must be a literal. */
+void cf_rest_complete_raw(cf_rest_pending_t *p, int status,
+                          const char *content_type, char *data, size_t len);
+/* Whether the request of p still waits for its answer (1), or ended
+ * (0): a caller may skip work whose result would be dropped. */
+int cf_rest_pending_alive(const cf_rest_pending_t *p);
+/* Requests currently deferred (tests, diagnostics). */
+int cf_rest_pending_count(const cf_rest_t *r);
 
 /* A query parameter, or NULL. */
 const char *cf_rest_query(const cf_rest_req_t *req, const char *key);

@@ -12,6 +12,19 @@
  *   GET /jobs/:jobid/jobmanager/config     the job's configuration
  *   GET /jobs/:jobid/jobmanager/log-url    LogUrlResponse
  *   GET /jobs/:jobid/taskmanagers/:taskmanagerid/log-url
+ *   GET /taskmanagers/:taskmanagerid/{log,stdout,logs,logs/:filename,
+ *       thread-dump,metrics}      asked of the TaskManager over RPC
+ *   GET /taskmanagers/metrics     aggregated over the TaskManagers
+ *   (rest_metrics.c: /jobmanager/metrics, /jobs/:jobid/metrics,
+ *    /jobs/metrics)
+ *
+ * TaskManager endpoints: the handler checks the id (404 "Could not find
+ * TaskExecutor <id>." when none is registered) and the file name, sends
+ * a TaskManagerInfoRequest and defers its answer (cf_rest_defer); the
+ * reply callback completes it. The RPC call ends within pekko.ask.timeout
+ * (504 naming the TaskManager); the deferral's own bound is 2 s longer.
+ * A TaskManager's file is relayed as its last 8 MiB at most (one RPC
+ * frame), where the JobManager's own files are served up to 64 MiB.
  *
  * Where the log is (Flink's WebMonitorUtils.LogFileLocation): web.log.path
  * when set, else the --log-file the daemon was started with (read from
@@ -46,13 +59,18 @@
 
 #include "dispatcher_int.h"
 #include "jobmanager_int.h"
+#include "proc_info.h"
 #include "rest.h"
+#include "rest_metrics.h"
 
 #define CF_RO_MAX_FILE ((int64_t)64 << 20)
-#define CF_RO_MAX_NAME 255
 #define CF_RO_MAX_TMID 128
 #define CF_RO_TEXT_TYPE "text/plain; charset=UTF-8"
 #define CF_RO_NO_FILE "This file does not exist in JobManager log dir."
+#define CF_RO_MAX_FILES 1000
+/* Most bytes of a TaskManager's file relayed (one RPC frame of at most
+ * 10 MiB carries it; the TaskManager caps it the same way). */
+#define CF_RO_TM_MAX_READ ((int64_t)8 << 20)
 
 /* ------------------------------------------------------------------ */
 /* Helpers                                                             */
@@ -73,64 +91,12 @@ cf_ro_tmid_ok(const char *s)
     return n > 0 && n <= CF_RO_MAX_TMID;
 }
 
-/* /proc/self/cmdline as NUL-separated arguments (cf_malloc'd, *len
- * bytes), or NULL. */
-static char *
-cf_ro_cmdline(size_t *len)
-{
-    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
-    cf_sbuf_t b = {0};
-    char buf[4096];
-    ssize_t n;
-
-    *len = 0;
-    if (fd < 0)
-        return NULL;
-    while ((n = read(fd, buf, sizeof buf)) > 0)
-        cf_sbuf_appendn(&b, buf, (size_t)n);
-    close(fd);
-    *len = b.len;
-    return b.len > 0 ? cf_sbuf_take(&b) : (cf_sbuf_deinit(&b), NULL);
-}
-
 /* The JobManager's log file (cf_malloc'd), or NULL when it logs to
- * stderr. */
+ * stderr: web.log.path, else --log-file. */
 static char *
 cf_ro_log_file(const cf_jm_t *jm)
 {
-    const char *p = cf_config_get(jm->cfg, "web.log.path");
-    char *cmd, *res = NULL;
-    size_t len, i = 0;
-
-    if (p != NULL && *p != '\0')
-        return cf_strdup(p);
-    cmd = cf_ro_cmdline(&len);
-    while (cmd != NULL && i < len) {
-        const char *a = cmd + i;
-        size_t al = strlen(a);
-        if (strcmp(a, "--log-file") == 0 && i + al + 1 < len) {
-            res = cf_strdup(a + al + 1);
-            break;
-        }
-        if (strncmp(a, "--log-file=", 11) == 0) {
-            res = cf_strdup(a + 11);
-            break;
-        }
-        i += al + 1;
-    }
-    cf_free(cmd);
-    if (res != NULL && *res != '/') {
-        /* Relative to where the daemon started: keep it usable if the
-         * working directory is the same (it is never changed). */
-        char *cwd = getcwd(NULL, 0);
-        if (cwd != NULL) {
-            char *abs = cf_asprintf("%s/%s", cwd, res);
-            free(cwd);
-            cf_free(res);
-            res = abs;
-        }
-    }
-    return res;
+    return cf_proc_log_file(cf_config_get(jm->cfg, "web.log.path"));
 }
 
 /* The log directory (cf_malloc'd), or NULL. */
@@ -138,21 +104,10 @@ static char *
 cf_ro_log_dir(const cf_jm_t *jm)
 {
     char *f = cf_ro_log_file(jm);
-    const char *d;
+    char *d = cf_proc_log_dir(f, jm->cfg);
 
-    if (f != NULL) {
-        char *slash = strrchr(f, '/');
-        if (slash != NULL) {
-            if (slash == f)
-                slash[1] = '\0';
-            else
-                *slash = '\0';
-            return f;
-        }
-        cf_free(f);
-    }
-    d = cf_config_get(jm->cfg, "env.log.dir");
-    return d != NULL && *d != '\0' ? cf_strdup(d) : NULL;
+    cf_free(f);
+    return d;
 }
 
 static int64_t
@@ -167,33 +122,16 @@ cf_ro_max_body(const cf_jm_t *jm)
 static json_t *
 cf_ro_send_fd(cf_jm_t *jm, cf_rest_req_t *req, int fd, int *status)
 {
-    struct stat st;
-    int64_t max = cf_ro_max_body(jm), off = 0, size;
     char *data;
-    size_t got = 0;
+    size_t len;
+    int64_t total;
 
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
+    if (cf_proc_read_fd(fd, -1, cf_ro_max_body(jm), &data, &len, &total) <
+        0)
         return cf_rest_error(status, 404, CF_RO_NO_FILE);
-    }
-    size = st.st_size;
-    if (size > max) {
-        off = size - max;
-        size = max;
-    }
-    data = cf_malloc((size_t)size + 1);
-    while ((int64_t)got < size) {
-        ssize_t n = pread(fd, data + got, (size_t)size - got,
-                          (off_t)(off + (int64_t)got));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break; /* truncated meanwhile: send what was read */
-        got += (size_t)n;
-    }
-    close(fd);
     *status = 200;
-    cf_rest_respond_raw(req, CF_RO_TEXT_TYPE, data, got);
+    cf_rest_respond_raw(req, CF_RO_TEXT_TYPE, data,
+                        len);
     return NULL;
 }
 
@@ -202,89 +140,30 @@ static json_t *
 cf_ro_send_path(cf_jm_t *jm, cf_rest_req_t *req, const char *path,
                 int *status)
 {
-    int fd = path != NULL ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    int fd = path != NULL ? open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+                          : -1;
 
     if (fd < 0)
         return cf_rest_error(status, 404, CF_RO_NO_FILE);
     return cf_ro_send_fd(jm, req, fd, status);
 }
 
-static int
-cf_ro_name_cmp(const void *a, const void *b)
-{
-    return strcmp(json_string_value(json_object_get(*(json_t *const *)a,
-                                                    "name")),
-                  json_string_value(json_object_get(*(json_t *const *)b,
-                                                    "name")));
-}
-
-/* The LogInfo entries of the regular files of dir (symlinks, directories
- * and others left out), sorted by name. */
+/* Flink's LogListInfo entries of the regular files of dir, by name. */
 static json_t *
 cf_ro_list_dir(const char *dir)
 {
     json_t *arr = json_array();
-    DIR *d = dir != NULL ? opendir(dir) : NULL;
-    struct dirent *e;
-    json_t **v;
-    size_t n;
+    cf_proc_file_t *files;
+    size_t n = cf_proc_list_dir(dir, CF_RO_MAX_FILES, &files);
 
-    if (d == NULL)
-        return arr;
-    while ((e = readdir(d)) != NULL) {
-        struct stat st;
-        json_t *o;
-
-        if (e->d_name[0] == '.' &&
-            (e->d_name[1] == '\0' ||
-             (e->d_name[1] == '.' && e->d_name[2] == '\0')))
-            continue;
-        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-            !S_ISREG(st.st_mode))
-            continue;
-        o = json_object();
-        json_object_set_new(o, "name", json_string(e->d_name));
-        json_object_set_new(o, "size", json_integer((json_int_t)st.st_size));
-        json_object_set_new(
-            o, "mtime",
-            json_integer((json_int_t)st.st_mtim.tv_sec * 1000 +
-                         st.st_mtim.tv_nsec / 1000000));
-        json_array_append_new(arr, o);
-    }
-    closedir(d);
-    /* Sort in place through the array's items. */
-    n = json_array_size(arr);
-    if (n > 1) {
-        json_t *sorted = json_array();
-        v = cf_calloc(n, sizeof *v);
-        for (size_t i = 0; i < n; i++)
-            v[i] = json_array_get(arr, i);
-        qsort(v, n, sizeof *v, cf_ro_name_cmp);
-        for (size_t i = 0; i < n; i++)
-            json_array_append(sorted, v[i]);
-        cf_free(v);
-        json_decref(arr);
-        arr = sorted;
-    }
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, json_pack("{s:s,s:I,s:I}", "name",
+                                             files[i].name, "size",
+                                             (json_int_t)files[i].size,
+                                             "mtime",
+                                             (json_int_t)files[i].mtime_ms));
+    cf_free(files);
     return arr;
-}
-
-/* Whether a (once decoded) file name parameter is a plain name: no
- * separator, no '%' left (a doubly encoded "%252f" arrives as "%2f"), no
- * control character, not "." or "..". */
-static int
-cf_ro_plain_name(const char *s)
-{
-    size_t n = 0;
-
-    if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-        return 0;
-    for (; s[n]; n++) {
-        unsigned char c = (unsigned char)s[n];
-        if (c < 0x20 || c == 0x7f || c == '/' || c == '\\' || c == '%')
-            return 0;
-    }
-    return n > 0 && n <= CF_RO_MAX_NAME;
 }
 
 /* ------------------------------------------------------------------ */
@@ -304,7 +183,7 @@ cf_ro_environment_dto(void)
     json_object_set_new(jvm, "arch",
                         json_string(uname(&u) == 0 ? u.machine : "unknown"));
     /* The process's arguments stand for the JVM options. */
-    cmd = cf_ro_cmdline(&len);
+    cmd = cf_proc_cmdline(&len);
     while (cmd != NULL && i < len) {
         json_array_append_new(opts, json_string(cmd + i));
         i += strlen(cmd + i) + 1;
@@ -349,17 +228,9 @@ cf_ro_log(cf_rest_req_t *req, cf_jm_t *jm, int *status)
 static json_t *
 cf_ro_stdout(cf_rest_req_t *req, cf_jm_t *jm, int *status)
 {
-    char *f = cf_ro_log_file(jm), *out = NULL;
-    json_t *r;
+    char *f = cf_ro_log_file(jm), *out = cf_proc_out_file(f);
+    json_t *r = cf_ro_send_path(jm, req, out, status);
 
-    if (f != NULL) {
-        size_t n = strlen(f);
-        if (n > 4 && strcmp(f + n - 4, ".log") == 0)
-            out = cf_asprintf("%.*s.out", (int)(n - 4), f);
-        else
-            out = cf_asprintf("%s.out", f);
-    }
-    r = cf_ro_send_path(jm, req, out, status);
     cf_free(out);
     cf_free(f);
     return r;
@@ -382,117 +253,49 @@ static json_t *
 cf_ro_log_named(cf_rest_req_t *req, cf_jm_t *jm, int *status)
 {
     const char *name = req->nparams > 0 ? req->params[0] : "";
-    char *dir;
-    json_t *list;
-    int found = 0, dfd, fd;
+    char *dir, *data;
+    size_t len;
+    int64_t total;
+    int rc;
 
-    if (!cf_ro_plain_name(name))
+    if (!cf_proc_plain_name(name))
         return cf_rest_bad_path_param(status, "filename", name);
     dir = cf_ro_log_dir(jm);
-    if (dir == NULL)
-        return cf_rest_error(status, 404, CF_RO_NO_FILE);
     /* Only a name of the listing: never a path built from the request. */
-    list = cf_ro_list_dir(dir);
-    for (size_t i = 0; i < json_array_size(list) && !found; i++)
-        found = strcmp(json_string_value(json_object_get(
-                           json_array_get(list, i), "name")),
-                       name) == 0;
-    json_decref(list);
-    if (!found) {
-        cf_free(dir);
-        return cf_rest_error(status, 404, CF_RO_NO_FILE);
-    }
-    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    rc = cf_proc_read_named(dir, name, -1, cf_ro_max_body(jm), &data, &len,
+                            &total);
     cf_free(dir);
-    fd = dfd >= 0 ? openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
-    if (dfd >= 0)
-        close(dfd);
-    if (fd < 0)
+    if (rc < 0)
         return cf_rest_error(status, 404, CF_RO_NO_FILE);
-    return cf_ro_send_fd(jm, req, fd, status);
+    *status = 200;
+    cf_rest_respond_raw(req, CF_RO_TEXT_TYPE, data,
+                        len);
+    return NULL;
 }
 
-static const char *
-cf_ro_thread_state(char c)
+static json_t *
+cf_ro_threads_dto(const cf_proc_thread_t *th, size_t n)
 {
-    switch (c) {
-    case 'R': return "RUNNABLE";
-    case 'S': return "WAITING";
-    case 'D': return "BLOCKED";
-    case 'T':
-    case 't': return "STOPPED";
-    case 'Z':
-    case 'X': return "TERMINATED";
-    default: return "UNKNOWN";
-    }
-}
+    json_t *arr = json_array();
 
-/* Read a small /proc file into buf (NUL-terminated); bytes or -1. */
-static ssize_t
-cf_ro_read_small(const char *path, char *buf, size_t size)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n;
-
-    if (fd < 0)
-        return -1;
-    n = read(fd, buf, size - 1);
-    close(fd);
-    if (n < 0)
-        return -1;
-    buf[n] = '\0';
-    return n;
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, json_pack("{s:s,s:s}", "threadName",
+                                             th[i].name,
+                                             "stringifiedThreadInfo",
+                                             th[i].info));
+    return json_pack("{s:o}", "threadInfos", arr);
 }
 
 static json_t *
 cf_ro_thread_dump(cf_rest_req_t *req, cf_jm_t *jm, int *status)
 {
-    json_t *o = json_object(), *arr = json_array();
-    DIR *d = opendir("/proc/self/task");
-    struct dirent *e;
-    long tick = sysconf(_SC_CLK_TCK);
+    cf_proc_thread_t *th;
+    size_t n = cf_proc_threads(&th);
+    json_t *o = cf_ro_threads_dto(th, n);
 
     (void)req;
     (void)jm;
-    if (tick <= 0)
-        tick = 100;
-    while (d != NULL && (e = readdir(d)) != NULL) {
-        char path[300], comm[64], stat[1024];
-        char *rp, state = '?';
-        unsigned long long ut = 0, st = 0;
-        json_t *t;
-        char *info;
-
-        if (!isdigit((unsigned char)e->d_name[0]))
-            continue;
-        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
-        if (cf_ro_read_small(path, comm, sizeof comm) < 0)
-            continue; /* the thread ended meanwhile */
-        comm[strcspn(comm, "\n")] = '\0';
-        snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
-        if (cf_ro_read_small(path, stat, sizeof stat) > 0 &&
-            (rp = strrchr(stat, ')')) != NULL) {
-            /* After "pid (comm)": state is field 3, utime 14, stime 15. */
-            if (sscanf(rp + 1,
-                       " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu "
-                       "%llu",
-                       &state, &ut, &st) < 1)
-                state = '?';
-        }
-        info = cf_asprintf("\"%s\" Id=%s %s\n\tcpu user=%llu ms, "
-                           "system=%llu ms\n\n",
-                           comm, e->d_name, cf_ro_thread_state(state),
-                           ut * 1000ULL / (unsigned long long)tick,
-                           st * 1000ULL / (unsigned long long)tick);
-        t = json_object();
-        json_object_set_new(t, "threadName", json_string(comm));
-        json_object_set_new(t, "stringifiedThreadInfo", json_string(info));
-        cf_free(info);
-        json_array_append_new(arr, t);
-    }
-    if (d != NULL)
-        closedir(d);
-    json_object_set_new(o, "threadInfos", arr);
+    cf_proc_threads_free(th, n);
     *status = 200;
     return o;
 }
@@ -577,6 +380,402 @@ cf_ro_tm_log_url(cf_rest_req_t *req, cf_jm_t *jm, int *status)
 }
 
 /* ------------------------------------------------------------------ */
+/* TaskManager endpoints: relayed over RPC with deferred answers        */
+/* ------------------------------------------------------------------ */
+
+/* The ResourceManager's accessors: set by cf_rm_new. Going through this
+ * table keeps rest_ops.o free of references to the ResourceManager and
+ * the Dispatcher, so tests can link it with a fake Dispatcher. */
+const cf_rest_ops_backend_t *cf_rest_ops_backend;
+#define B cf_rest_ops_backend
+
+/* What a TaskManager request answers. */
+typedef enum cf_ro_tm_what_e {
+    CF_RO_TM_LOG,
+    CF_RO_TM_STDOUT,
+    CF_RO_TM_LOGS,
+    CF_RO_TM_LOG_NAMED,
+    CF_RO_TM_THREADS,
+    CF_RO_TM_METRICS,
+} cf_ro_tm_what_t;
+
+/* One relayed request: lives until the RPC callback ran. */
+typedef struct cf_ro_tm_call_s {
+    cf_rest_pending_t *p;
+    cf_ro_tm_what_t what;
+    char tm_id[CF_RO_MAX_TMID + 1];
+    char name[CF_PROC_MAX_NAME + 1];
+    int64_t timeout_ms;
+    int list_only; /* METRICS without get: ids only */
+    cf_rest_get_t get; /* METRICS: the names asked, in order */
+} cf_ro_tm_call_t;
+
+static void
+cf_ro_tm_call_free(cf_ro_tm_call_t *cl)
+{
+    cf_rest_get_free(&cl->get);
+    cf_free(cl);
+}
+
+/* The bound of a TaskManager's answer (pekko.ask.timeout); the REST
+ * deferral gets a little more, so the RPC timeout answers first and
+ * names the TaskManager. */
+static int64_t
+cf_ro_tm_timeout(const cf_jm_t *jm)
+{
+    return B != NULL ? B->ask_timeout_ms(jm->rm) : 10000;
+}
+
+static json_t *
+cf_ro_tm_not_found(int *status, const char *id)
+{
+    return cf_rest_error(status, 404, "Could not find TaskExecutor %.*s.",
+                         CF_RO_MAX_TMID, id);
+}
+
+/* The JSON error of a failed request. */
+static json_t *
+cf_ro_tm_error_body(const cf_ro_tm_call_t *cl, int rc, const char *error,
+                    int *status)
+{
+    if (rc == -ETIMEDOUT)
+        return cf_rest_error(status, 504,
+                             "TaskManager %s did not answer within %lld ms.",
+                             cl->tm_id, (long long)cl->timeout_ms);
+    if (rc == CF_EPROTO && (cl->what == CF_RO_TM_LOG_NAMED ||
+                            cl->what == CF_RO_TM_LOG ||
+                            cl->what == CF_RO_TM_STDOUT))
+        return cf_rest_error(status, 404, "%s", error ? error : "Not found");
+    if (rc == CF_EIO)
+        return cf_rest_error(status, 500,
+                             "The connection to TaskManager %s closed: %s",
+                             cl->tm_id, error ? error : "closed");
+    return cf_rest_error(status, 500, "TaskManager %s failed to answer: %s",
+                         cl->tm_id, error ? error : cf_strerror(rc));
+}
+
+static void
+cf_ro_tm_reply(int rc, const char *error,
+               const Cflink__TaskManagerInfoResponse *resp, void *arg)
+{
+    cf_ro_tm_call_t *cl = arg;
+    int status = 200;
+    json_t *body = NULL, *arr;
+
+    if (!cf_rest_pending_alive(cl->p)) {
+        /* Timed out or shut down meanwhile: the answer is dropped. */
+        cf_rest_complete(cl->p, 500, NULL);
+        cf_ro_tm_call_free(cl);
+        return;
+    }
+    if (rc < 0) {
+        body = cf_ro_tm_error_body(cl, rc, error, &status);
+        cf_rest_complete(cl->p, status, body);
+        cf_ro_tm_call_free(cl);
+        return;
+    }
+    switch (cl->what) {
+    case CF_RO_TM_LOG:
+    case CF_RO_TM_STDOUT:
+    case CF_RO_TM_LOG_NAMED: {
+        char *data = cf_malloc(resp->data.len + 1);
+        if (resp->data.len > 0)
+            memcpy(data, resp->data.data, resp->data.len);
+        data[resp->data.len] = '\0';
+        cf_rest_complete_raw(cl->p, 200, CF_RO_TEXT_TYPE, data,
+                             resp->data.len);
+        cf_ro_tm_call_free(cl);
+        return;
+    }
+    case CF_RO_TM_LOGS:
+        arr = json_array();
+        for (size_t i = 0; i < resp->n_logs; i++)
+            json_array_append_new(
+                arr, json_pack("{s:s,s:I,s:I}", "name",
+                               resp->logs[i]->name ? resp->logs[i]->name : "",
+                               "size", (json_int_t)resp->logs[i]->size,
+                               "mtime", (json_int_t)resp->logs[i]->mtime_ms));
+        body = json_pack("{s:o}", "logs", arr);
+        break;
+    case CF_RO_TM_THREADS:
+        arr = json_array();
+        for (size_t i = 0; i < resp->n_threads; i++)
+            json_array_append_new(
+                arr,
+                json_pack("{s:s,s:s}", "threadName",
+                          resp->threads[i]->name ? resp->threads[i]->name : "",
+                          "stringifiedThreadInfo",
+                          resp->threads[i]->info ? resp->threads[i]->info
+                                                 : ""));
+        body = json_pack("{s:o}", "threadInfos", arr);
+        break;
+    case CF_RO_TM_METRICS:
+        body = json_array();
+        /* Ids in the TaskManager's order; values in the order asked. */
+        for (size_t k = 0; k < (cl->list_only ? 1 : cl->get.n); k++)
+            for (size_t i = 0; i < resp->n_metrics; i++) {
+                const Cflink__MetricValue *m = resp->metrics[i];
+                if (m->id == NULL)
+                    continue;
+                if (cl->list_only) {
+                    json_array_append_new(body,
+                                          json_pack("{s:s}", "id", m->id));
+                } else if (strcmp(m->id, cl->get.names[k]) == 0) {
+                    json_array_append_new(
+                        body, json_pack("{s:s,s:s}", "id", m->id, "value",
+                                        m->value ? m->value : ""));
+                    break;
+                }
+            }
+        break;
+    }
+    cf_rest_complete(cl->p, status, body);
+    cf_ro_tm_call_free(cl);
+}
+
+/* Validate, find the TaskManager, send the request and defer. */
+static json_t *
+cf_ro_tm_start(cf_rest_req_t *req, cf_jm_t *jm, int *status,
+               cf_ro_tm_what_t what)
+{
+    Cflink__TaskManagerInfoRequest rq = CFLINK__TASK_MANAGER_INFO_REQUEST__INIT;
+    const char *id = req->nparams > 0 ? req->params[0] : "";
+    const char *name = req->nparams > 1 ? req->params[1] : "";
+    cf_rest_get_t g = {0};
+    cf_ro_tm_call_t *cl;
+    const char *get = cf_rest_query(req, "get");
+    char *what_s;
+    int rc;
+
+    if (!cf_ro_tmid_ok(id) || B == NULL || B->find_tm(jm->rm, id) == NULL)
+        return cf_ro_tm_not_found(status, id);
+    if (what == CF_RO_TM_LOG_NAMED && !cf_proc_plain_name(name))
+        return cf_rest_bad_path_param(status, "filename", name);
+    if (what == CF_RO_TM_METRICS &&
+        cf_rest_metrics_parse_get(get, &g) < 0)
+        return cf_rest_metrics_bad_query(status, "get", get);
+    cl = CF_NEW(cf_ro_tm_call_t);
+    cl->get = g; /* the call owns the names now */
+    cl->what = what;
+    snprintf(cl->tm_id, sizeof cl->tm_id, "%s", id);
+    cl->timeout_ms = cf_ro_tm_timeout(jm);
+    cl->list_only = what == CF_RO_TM_METRICS && g.n == 0;
+    switch (what) {
+    case CF_RO_TM_LOG:
+        rq.kind = CFLINK__TASK_MANAGER_INFO_REQUEST__KIND__LOG_FILE;
+        break;
+    case CF_RO_TM_STDOUT:
+        rq.kind = CFLINK__TASK_MANAGER_INFO_REQUEST__KIND__STDOUT;
+        break;
+    case CF_RO_TM_LOG_NAMED:
+        rq.kind = CFLINK__TASK_MANAGER_INFO_REQUEST__KIND__LOG_FILE;
+        snprintf(cl->name, sizeof cl->name, "%s", name);
+        rq.name = cl->name;
+        break;
+    case CF_RO_TM_LOGS:
+        rq.kind = CFLINK__TASK_MANAGER_INFO_REQUEST__KIND__LOG_LIST;
+        break;
+    case CF_RO_TM_THREADS:
+        rq.kind = CFLINK__TASK_MANAGER_INFO_REQUEST__KIND__THREAD_DUMP;
+        break;
+    case CF_RO_TM_METRICS:
+        rq.kind = CFLINK__TASK_MANAGER_INFO_REQUEST__KIND__METRICS;
+        rq.n_metric_names = g.n;
+        rq.metric_names = g.names;
+        break;
+    }
+    /* Files: the tail, at most what one RPC frame carries (the
+     * TaskManager caps it at CF_TM_OPS_MAX_READ too). */
+    rq.offset = -1;
+    rq.length = CF_RO_TM_MAX_READ;
+    what_s = cf_asprintf("TaskManager %s", cl->tm_id);
+    cl->p = cf_rest_defer(req, cl->timeout_ms + 2000, what_s);
+    cf_free(what_s);
+    rc = B->tm_info(jm->rm, id, &rq, cl->timeout_ms, cf_ro_tm_reply, cl);
+    if (rc < 0) {
+        int st;
+        json_t *b = cf_ro_tm_not_found(&st, id);
+        cf_rest_complete(cl->p, st, b);
+        cf_ro_tm_call_free(cl);
+    }
+    return NULL;
+}
+
+static json_t *
+cf_ro_tm_log(cf_rest_req_t *req, cf_jm_t *jm, int *status)
+{
+    return cf_ro_tm_start(req, jm, status, CF_RO_TM_LOG);
+}
+
+static json_t *
+cf_ro_tm_stdout(cf_rest_req_t *req, cf_jm_t *jm, int *status)
+{
+    return cf_ro_tm_start(req, jm, status, CF_RO_TM_STDOUT);
+}
+
+static json_t *
+cf_ro_tm_logs(cf_rest_req_t *req, cf_jm_t *jm, int *status)
+{
+    return cf_ro_tm_start(req, jm, status, CF_RO_TM_LOGS);
+}
+
+static json_t *
+cf_ro_tm_log_named(cf_rest_req_t *req, cf_jm_t *jm, int *status)
+{
+    return cf_ro_tm_start(req, jm, status, CF_RO_TM_LOG_NAMED);
+}
+
+static json_t *
+cf_ro_tm_threads(cf_rest_req_t *req, cf_jm_t *jm, int *status)
+{
+    return cf_ro_tm_start(req, jm, status, CF_RO_TM_THREADS);
+}
+
+static json_t *
+cf_ro_tm_metrics(cf_rest_req_t *req, cf_jm_t *jm, int *status)
+{
+    return cf_ro_tm_start(req, jm, status, CF_RO_TM_METRICS);
+}
+
+/* GET /taskmanagers/metrics: Flink's AggregatingTaskManagersMetricsHandler.
+ * One METRICS request per selected TaskManager; the answer is built when
+ * the last one is in (each ends within the RPC timeout). A TaskManager
+ * that fails or does not answer is left out, as Flink leaves out a
+ * TaskManager without a metric store. */
+typedef struct cf_ro_agg_s {
+    cf_rest_pending_t *p;
+    int outstanding;
+    int mask;
+    cf_rest_get_t get;
+    /* per requested name: the values received */
+    double **vals;
+    size_t *nvals;
+    size_t ntms;
+    /* without get: the ids seen */
+    json_t *ids;
+} cf_ro_agg_t;
+
+static void
+cf_ro_agg_finish(cf_ro_agg_t *ag)
+{
+    json_t *a = json_array();
+
+    if (ag->get.n == 0) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(ag->ids, k, v)
+            json_array_append_new(a, json_pack("{s:s}", "id", k));
+    } else {
+        for (size_t i = 0; i < ag->get.n; i++)
+            if (ag->nvals[i] > 0)
+                json_array_append_new(
+                    a, cf_rest_metrics_aggregate(ag->get.names[i], ag->vals[i],
+                                                 ag->nvals[i], ag->mask));
+    }
+    cf_rest_complete(ag->p, 200, a);
+    for (size_t i = 0; i < ag->get.n; i++)
+        cf_free(ag->vals[i]);
+    cf_free(ag->vals);
+    cf_free(ag->nvals);
+    json_decref(ag->ids);
+    cf_rest_get_free(&ag->get);
+    cf_free(ag);
+}
+
+static void
+cf_ro_agg_reply(int rc, const char *error,
+                const Cflink__TaskManagerInfoResponse *resp, void *arg)
+{
+    cf_ro_agg_t *ag = arg;
+
+    (void)error;
+    for (size_t i = 0; rc == 0 && i < resp->n_metrics; i++) {
+        const Cflink__MetricValue *m = resp->metrics[i];
+        double x;
+        if (m->id == NULL)
+            continue;
+        if (ag->get.n == 0) {
+            json_object_set_new(ag->ids, m->id, json_true());
+            continue;
+        }
+        for (size_t k = 0; k < ag->get.n; k++)
+            if (strcmp(ag->get.names[k], m->id) == 0 &&
+                cf_rest_metrics_number(m->value, &x) &&
+                ag->nvals[k] < ag->ntms)
+                ag->vals[k][ag->nvals[k]++] = x;
+    }
+    if (--ag->outstanding == 0)
+        cf_ro_agg_finish(ag);
+}
+
+/* Whether TaskManager id is selected by the "taskmanagers" list. */
+static int
+cf_ro_tm_selected(const char *id, const cf_rest_get_t *sel)
+{
+    if (sel->n == 0)
+        return 1;
+    for (size_t i = 0; i < sel->n; i++)
+        if (strcmp(sel->names[i], id) == 0)
+            return 1;
+    return 0;
+}
+
+static json_t *
+cf_ro_tms_metrics(cf_rest_req_t *req, cf_jm_t *jm, int *status)
+{
+    const char *get = cf_rest_query(req, "get");
+    const char *agg = cf_rest_query(req, "agg");
+    const char *tms_q = cf_rest_query(req, "taskmanagers");
+    Cflink__TaskManagerInfoRequest rq = CFLINK__TASK_MANAGER_INFO_REQUEST__INIT;
+    cf_rest_get_t sel;
+    cf_ro_agg_t *ag;
+    size_t ntms = 0;
+    int mask = cf_rest_metrics_parse_agg(agg);
+
+    if (mask < 0)
+        return cf_rest_metrics_bad_query(status, "agg", agg);
+    if (cf_rest_metrics_parse_get(tms_q, &sel) < 0)
+        return cf_rest_metrics_bad_query(status, "taskmanagers", tms_q);
+    ag = CF_NEW(cf_ro_agg_t);
+    ag->mask = mask;
+    if (cf_rest_metrics_parse_get(get, &ag->get) < 0) {
+        cf_rest_get_free(&sel);
+        cf_free(ag);
+        return cf_rest_metrics_bad_query(status, "get", get);
+    }
+    for (cf_rm_tm_t *t = B != NULL ? B->tms(jm->rm) : NULL; t != NULL;
+         t = t->next)
+        ntms += cf_ro_tm_selected(t->resource_id, &sel);
+    ag->ntms = ntms;
+    ag->ids = json_object();
+    if (ag->get.n > 0) {
+        ag->vals = cf_calloc(ag->get.n, sizeof *ag->vals);
+        ag->nvals = cf_calloc(ag->get.n, sizeof *ag->nvals);
+        for (size_t i = 0; i < ag->get.n; i++)
+            ag->vals[i] = cf_calloc(ntms + 1, sizeof **ag->vals);
+    }
+    rq.kind = CFLINK__TASK_MANAGER_INFO_REQUEST__KIND__METRICS;
+    rq.n_metric_names = ag->get.n;
+    rq.metric_names = ag->get.names;
+    ag->p = cf_rest_defer(req, cf_ro_tm_timeout(jm) + 2000, "TaskManagers");
+    /* outstanding starts at 1 so that no reply finishes early. */
+    ag->outstanding = 1;
+    for (cf_rm_tm_t *t = B != NULL ? B->tms(jm->rm) : NULL; t != NULL;
+         t = t->next) {
+        if (!cf_ro_tm_selected(t->resource_id, &sel))
+            continue;
+        ag->outstanding++;
+        if (B->tm_info(jm->rm, t->resource_id, &rq, cf_ro_tm_timeout(jm),
+                          cf_ro_agg_reply, ag) < 0)
+            ag->outstanding--;
+    }
+    cf_rest_get_free(&sel);
+    if (--ag->outstanding == 0)
+        cf_ro_agg_finish(ag);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
 /* Registration                                                        */
 /* ------------------------------------------------------------------ */
 
@@ -616,6 +815,15 @@ static cf_ro_entry_t cf_ro_routes[] = {
     {"GET", "/jobs/:jobid/jobmanager/log-url", cf_ro_jm_log_url, NULL},
     {"GET", "/jobs/:jobid/taskmanagers/:taskmanagerid/log-url",
      cf_ro_tm_log_url, NULL},
+    {"GET", "/taskmanagers/:taskmanagerid/log", cf_ro_tm_log, NULL},
+    {"GET", "/taskmanagers/:taskmanagerid/stdout", cf_ro_tm_stdout, NULL},
+    {"GET", "/taskmanagers/:taskmanagerid/logs", cf_ro_tm_logs, NULL},
+    {"GET", "/taskmanagers/:taskmanagerid/logs/:filename", cf_ro_tm_log_named,
+     NULL},
+    {"GET", "/taskmanagers/:taskmanagerid/thread-dump", cf_ro_tm_threads,
+     NULL},
+    {"GET", "/taskmanagers/:taskmanagerid/metrics", cf_ro_tm_metrics, NULL},
+    {"GET", "/taskmanagers/metrics", cf_ro_tms_metrics, NULL},
 };
 
 void
@@ -627,4 +835,5 @@ cf_rest_ops_register(cf_jm_t *jm)
                       cf_ro_routes[i].pattern, cf_ro_dispatch,
                       &cf_ro_routes[i]);
     }
+    cf_rest_metrics_register(jm);
 }

@@ -100,6 +100,8 @@ cf_tm_new(cf_loop_t *loop, const cf_config_t *cfg, cf_error_t **errp)
     tm->hb_timeout_ms =
         cf_config_get_duration_ms(cfg, "heartbeat.timeout", 50000);
     hb_interval = cf_config_get_duration_ms(cfg, "heartbeat.interval", 10000);
+    tm->report_ms =
+        cf_config_get_duration_ms(cfg, "cflink.metrics.report-interval", 1000);
     if (tm->hb_timeout_ms < hb_interval)
         cf_log_warn("heartbeat.timeout (%lld ms) is shorter than "
                     "heartbeat.interval (%lld ms).",
@@ -185,6 +187,8 @@ cf_tm_destroy(cf_tm_t *tm)
         return;
     if (tm->hb_check != NULL)
         cf_timer_cancel(tm->hb_check);
+    if (tm->report_timer != NULL)
+        cf_timer_cancel(tm->report_timer);
     if (tm->reg_retry != NULL)
         cf_timer_cancel(tm->reg_retry);
     if (tm->shutdown_timer != NULL)
@@ -638,20 +642,22 @@ cf_tm_register(cf_tm_t *tm)
     cf_tm_report_deinit(&rep);
 }
 
+/* A HeartbeatResponse with the slot report and the running tasks'
+ * counters: the answer to a heartbeat request (req_id != 0), or one-way
+ * between heartbeats (the metric reports, cflink.metrics.report-interval),
+ * which the ResourceManager handles like an answer. */
 static void
-cf_tm_on_heartbeat(cf_tm_t *tm, uint64_t req_id,
-                   const Cflink__HeartbeatRequest *hb)
+cf_tm_send_report(cf_tm_t *tm, uint64_t req_id, int64_t timestamp)
 {
     Cflink__Envelope env = CFLINK__ENVELOPE__INIT;
     Cflink__HeartbeatResponse r = CFLINK__HEARTBEAT_RESPONSE__INIT;
     Cflink__UpdateTaskExecutionState **reports = NULL;
     cf_tm_report_t rep;
 
-    tm->last_hb_ms = cf_mono_ms();
     cf_tm_report_init(tm, &rep);
     r.resource_id = tm->resource_id;
     r.slot_report = &rep.report;
-    r.timestamp = hb->timestamp;
+    r.timestamp = timestamp;
     /* Flink's heartbeat payload: the running tasks' counters. */
     r.n_task_reports = cf_tm_task_reports(tm, &reports);
     r.task_reports = reports;
@@ -663,6 +669,27 @@ cf_tm_on_heartbeat(cf_tm_t *tm, uint64_t req_id,
         cf_rpc_send(tm->conn, &env);
     cf_tm_report_deinit(&rep);
     cf_free(reports);
+}
+
+static void
+cf_tm_on_heartbeat(cf_tm_t *tm, uint64_t req_id,
+                   const Cflink__HeartbeatRequest *hb)
+{
+    tm->last_hb_ms = cf_mono_ms();
+    cf_tm_send_report(tm, req_id, hb->timestamp);
+}
+
+/* Between heartbeats (10 s by default), so the REST API's counters and
+ * rates, and the web UI, move every second while tasks run. */
+static void
+cf_tm_report_fire(void *arg)
+{
+    cf_tm_t *tm = arg;
+
+    if (!tm->registered || tm->shutting_down || tm->ntasks == 0 ||
+        tm->conn == NULL || !cf_rpc_conn_is_open(tm->conn))
+        return;
+    cf_tm_send_report(tm, 0, 0);
 }
 
 /* Tell the ResourceManager our slot report at once (a one-way
@@ -762,6 +789,10 @@ cf_tm_on_message(cf_rpc_conn_t *c, uint64_t req_id, const Cflink__Envelope *msg,
         if (req_id)
             cf_rpc_reply_ack(c, req_id);
         return;
+    case CFLINK__ENVELOPE__BODY_TM_INFO_REQUEST:
+        CF_TM_NEED(tm_info_request);
+        cf_tm_on_info_request(tm, req_id, msg->tm_info_request);
+        return;
     case CFLINK__ENVELOPE__BODY_DISCONNECT:
         cf_log_info("The JobManager disconnected us: %s",
                     msg->disconnect && msg->disconnect->reason
@@ -836,6 +867,9 @@ cf_tm_start(cf_tm_t *tm)
     if (tm->conn == NULL)
         return CF_EIO;
     tm->hb_check = cf_loop_timer(tm->loop, every, every, cf_tm_hb_check, tm);
+    if (tm->report_ms > 0)
+        tm->report_timer = cf_loop_timer(tm->loop, tm->report_ms,
+                                         tm->report_ms, cf_tm_report_fire, tm);
     return 0;
 }
 
@@ -876,6 +910,10 @@ cf_tm_finish(cf_tm_t *tm)
     if (tm->hb_check != NULL) {
         cf_timer_cancel(tm->hb_check);
         tm->hb_check = NULL;
+    }
+    if (tm->report_timer != NULL) {
+        cf_timer_cancel(tm->report_timer);
+        tm->report_timer = NULL;
     }
     if (tm->reg_retry != NULL) {
         cf_timer_cancel(tm->reg_retry);

@@ -13,6 +13,9 @@
  *                    dispatch, acknowledgements and declines, teardown
  *   blob_cache.c     plugin files by SHA-256 key: the cache directory and
  *                    fetching with BlobGet
+ *   tm_ops.c         TaskManagerInfoRequest: log list and files, stdout,
+ *                    thread dump, metrics (relayed by the JobManager's
+ *                    REST API)
  *
  * Threads: everything here runs on the TaskManager's control loop, except
  * what the comments mark (task threads post state changes to the loop,
@@ -30,6 +33,7 @@
 #include "loop.h"
 #include "net.h"
 #include "netmgr.h"
+#include "proc_info.h"
 #include "rpc.h"
 #include "runtime.h"
 
@@ -91,6 +95,8 @@ struct cf_tm_s {
     char *jm_id;
     int64_t last_hb_ms; /* monotonic */
     cf_timer_t *hb_check;
+    cf_timer_t *report_timer; /* cflink.metrics.report-interval */
+    int64_t report_ms;
     cf_timer_t *reg_retry;
 
     char *blob_dir;
@@ -102,6 +108,8 @@ struct cf_tm_s {
     int shutting_down;
     cf_timer_t *shutdown_timer;
     int exit_code;
+
+    cf_proc_cpu_load_t cpu_load; /* Status.Process.CPU.Load samples */
 };
 
 /* ------------------------------------------------------------------ */
@@ -178,6 +186,27 @@ size_t cf_tm_task_reports(cf_tm_t *tm,
 /* The name of the task of an attempt ("Map (1/2)#0"), or NULL when none is
  * deployed here. */
 const char *cf_tm_task_name(cf_tm_t *tm, const cf_id_t *attempt_id);
+
+/* ------------------------------------------------------------------ */
+/* tm_ops.c                                                            */
+/* ------------------------------------------------------------------ */
+
+/* Most bytes of a log file one TaskManagerInfoResponse carries (under
+ * the 10 MiB RPC frame with room for the envelope). */
+#define CF_TM_OPS_MAX_READ ((int64_t)8 << 20)
+/* Most files a LOG_LIST answer names. */
+#define CF_TM_OPS_MAX_FILES 1000
+
+/* TaskManagerInfoRequest (a request): answered on tm->conn with a
+ * TaskManagerInfoResponse, or an error naming the file or the kind. */
+void cf_tm_on_info_request(cf_tm_t *tm, uint64_t req_id,
+                           const Cflink__TaskManagerInfoRequest *rq);
+/* The TaskManager's log file (cf_free), or NULL when it logs to
+ * stderr: taskmanager.log.path, else --log-file. */
+char *cf_tm_ops_log_file(const cf_tm_t *tm);
+/* The metric names a METRICS request may name, for tests and docs. */
+size_t cf_tm_ops_metric_count(void);
+const char *cf_tm_ops_metric_name(size_t i);
 
 /* ------------------------------------------------------------------ */
 /* blob_cache.c                                                        */
