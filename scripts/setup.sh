@@ -14,6 +14,13 @@
 # Environment: CF_BUILD_JOBS (default: nproc) sets the build parallelism.
 # Idempotent: a second run installs nothing and rebuilds only what changed.
 # Works from any directory.
+#
+# Besides the build's packages it installs what the browser test and the
+# REST benchmark use: chromium, wrk, and Node.js with npm (Debian's nodejs
+# and npm, only when node or npm is not on PATH); then, when
+# tests/browser/package-lock.json exists, the test's npm packages
+# (npm ci into tests/browser/node_modules; a failure is a warning: that
+# test then skips).
 set -euo pipefail
 
 # Keep in step with docs/ and ARCHITECTURE.md section 10. procps,
@@ -27,12 +34,17 @@ CF_PACKAGES=(
     zlib1g-dev libcmocka-dev
     python3 procps netcat-openbsd curl systemd
 )
+# The web UI's browser test (tests/browser, it.webui_browser) drives
+# chromium through playwright-core; scripts/bench/rest_latency.sh loads
+# the REST API with wrk. nodejs and npm are added below only when node or
+# npm is missing (a machine may have Node.js from elsewhere).
+CF_TEST_PACKAGES=(chromium wrk)
 
 say() { printf 'cflink setup: %s\n' "$*"; }
 die() { printf 'cflink setup: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-    sed -n '2,16{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
+    sed -n '2,23{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
 }
 
 build=1
@@ -82,12 +94,15 @@ install_packages() {
     command -v dpkg-query >/dev/null 2>&1 ||
         die "dpkg-query not found: this script supports Debian 12 (and derivatives) only"
 
-    local missing=() pkg
-    for pkg in "${CF_PACKAGES[@]}"; do
+    local missing=() pkg wanted=("${CF_PACKAGES[@]}" "${CF_TEST_PACKAGES[@]}")
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        wanted+=(nodejs npm)
+    fi
+    for pkg in "${wanted[@]}"; do
         installed "$pkg" || missing+=("$pkg")
     done
     if [ ${#missing[@]} -eq 0 ]; then
-        say "all ${#CF_PACKAGES[@]} packages are installed, nothing to do"
+        say "all ${#wanted[@]} packages are installed, nothing to do"
         return 0
     fi
 
@@ -124,7 +139,34 @@ install_packages() {
     say "installed ${#missing[@]} package(s): ${missing[*]}"
 }
 
+# The browser test's npm packages (playwright-core, which drives the
+# system chromium: no browser download). Skipped when they are there and
+# not older than the lock file, so a second run costs nothing.
+install_browser_test_modules() {
+    local dir=tests/browser lock=tests/browser/package-lock.json log
+    [ -f "$lock" ] || return 0
+    if [ -d "$dir/node_modules/playwright-core" ] &&
+        ! [ "$lock" -nt "$dir/node_modules/.package-lock.json" ]; then
+        return 0
+    fi
+    if ! command -v npm >/dev/null 2>&1; then
+        say "warning: npm not found; the browser test (it.webui_browser) will be skipped"
+        return 0
+    fi
+    log=$(mktemp "${TMPDIR:-/tmp}/cflink-setup-npm.XXXXXX")
+    say "npm ci in $dir ..."
+    if PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$dir" \
+        --no-audit --no-fund --loglevel=error >"$log" 2>&1; then
+        rm -f "$log"
+        say "installed the npm packages of $dir"
+    else
+        tail -n 20 "$log" >&2
+        say "warning: npm ci failed in $dir (full log: $log); the browser test (it.webui_browser) will be skipped"
+    fi
+}
+
 install_packages
+install_browser_test_modules
 
 # --- build -----------------------------------------------------------------
 

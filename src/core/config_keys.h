@@ -121,6 +121,9 @@ static const cf_config_key_t cf_config_key_table[] = {
      "Number of archived jobs the JobManager keeps."},
     {"web.log.path", S, NULL, NULL, "jobmanager.web.log.path",
      "Path of the JobManager log shown in the web UI."},
+    {"taskmanager.log.path", S, NULL, NULL, NULL,
+     "Path of the TaskManager log served by /taskmanagers/:id/log; unset: "
+     "the TaskManager's --log-file."},
     {"web.timeout", D, "10 min", NULL, NULL,
      "Timeout of asynchronous operations of the web server."},
     {"web.access-control-allow-origin", S, "*", NULL,
@@ -416,6 +419,14 @@ static const cf_config_key_t cf_config_key_table[] = {
      "Directory of daemon pid files."},
     {"cflink.log.level", E, "INFO", "ERROR|WARN|INFO|DEBUG", NULL,
      "Log level of cflink daemons and the CLI (cflink only)."},
+    {"cflink.web.dir", S, NULL, NULL, NULL,
+     "Directory of the web UI the JobManager serves at /; unset: "
+     "<install>/share/cflink/webui, else the source tree's src/webui; "
+     "empty: no web UI (cflink only)."},
+    {"cflink.metrics.report-interval", D, "1 s", NULL, NULL,
+     "How often a TaskManager sends its running tasks' metrics to the "
+     "JobManager (cflink only; Flink's JobManager fetches them every "
+     "metrics.fetcher.update-interval); 0: only with heartbeats."},
 };
 
 #undef S

@@ -23,13 +23,25 @@
  * web.upload.dir) and blobStore/ (unless blob.storage.directory); it is
  * removed at shutdown.
  *
+ * Web UI: the REST endpoint serves the files of one directory at "/"
+ * (paths that match no REST route; cf_rest_set_static_dir). It is
+ * cflink.web.dir when set (not a readable directory: start-up fails; an
+ * empty value: no web UI), else the first that exists of
+ * <dir of the executable>/../share/cflink/webui (the installed layout,
+ * `cmake --install`) and the source tree's src/webui (CF_WEBUI_SOURCE_DIR,
+ * for a build tree). With none, a warning says the UI is not served; the
+ * REST API works all the same. "Web frontend served from <dir>" tells
+ * which one is used.
+ *
  * SIGTERM or SIGINT shuts down gracefully: REST closed, JobMasters
  * destroyed (their tasks cancelled best effort), RPC closed, exit 0; a
  * second signal exits at once with status 1.
  */
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -306,6 +318,93 @@ cf_jm_make_work_dir(cf_jm_main_t *m, cf_error_t **errp)
     return -1;
 }
 
+/* Whether path is a directory this process can list and read. */
+static int
+cf_jm_is_readable_dir(const char *path, int *err)
+{
+    struct stat st;
+
+    if (stat(path, &st) != 0) {
+        *err = errno;
+        return 0;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        *err = ENOTDIR;
+        return 0;
+    }
+    if (access(path, R_OK | X_OK) != 0) {
+        *err = errno;
+        return 0;
+    }
+    return 1;
+}
+
+/* Choose the web UI's directory (see the top of the file) and hand it to
+ * the REST endpoint. Fails only when cflink.web.dir names something that
+ * is not a readable directory: a typo there should not go unnoticed
+ * behind a cluster that runs without its UI. */
+static int
+cf_jm_setup_web_dir(cf_jm_t *jm, cf_error_t **errp)
+{
+    const char *key = "cflink.web.dir";
+    const char *dir = cf_config_get(jm->cfg, key);
+    char exe[PATH_MAX];
+    char *installed = NULL;
+    const char *chosen = NULL, *how = NULL;
+    int err = 0;
+#ifdef CF_WEBUI_SOURCE_DIR
+    static const char source_dir[] = CF_WEBUI_SOURCE_DIR;
+#else
+    static const char source_dir[] = "";
+#endif
+
+    if (dir != NULL) {
+        if (*dir == '\0') {
+            cf_log_info("Web frontend disabled (%s is empty); the REST API "
+                        "is served alone.", key);
+            return 0;
+        }
+        if (!cf_jm_is_readable_dir(dir, &err))
+            return cf_error_set(errp, CF_ECONFIG,
+                                "%s: '%s' is not a readable directory: %s",
+                                key, dir, strerror(err));
+        cf_rest_set_static_dir(jm->rest, dir);
+        cf_log_info("Web frontend served from %s (%s).", dir, key);
+        return 0;
+    }
+    if (cf_exe_dir(exe, sizeof exe) == 0) {
+        installed = cf_asprintf("%s/../share/cflink/webui", exe);
+        if (cf_jm_is_readable_dir(installed, &err)) {
+            chosen = installed;
+            how = "installed";
+        }
+    }
+    if (chosen == NULL && source_dir[0] != '\0' &&
+        cf_jm_is_readable_dir(source_dir, &err)) {
+        chosen = source_dir;
+        how = "source tree";
+    }
+    if (chosen == NULL) {
+        cf_log_warn("Web frontend not served: no web UI directory found "
+                    "(looked for %s%s%s); set %s to serve one. The REST API "
+                    "works without it.",
+                    installed ? installed : "<exe>/../share/cflink/webui",
+                    source_dir[0] ? " and " : "", source_dir, key);
+        cf_free(installed);
+        return 0;
+    }
+    {
+        /* Log the resolved path, not ".../bin/../share/...". */
+        char *real = realpath(chosen, NULL);
+        cf_rest_set_static_dir(jm->rest, chosen);
+        cf_log_info("Web frontend served from %s (%s; %s is unset).",
+                    real ? real : chosen, how, key);
+        free(real);
+    }
+    cf_free(installed);
+    return 0;
+}
+
 static int
 cf_jm_start(cf_jm_main_t *m, cf_error_t **errp)
 {
@@ -373,6 +472,8 @@ cf_jm_start(cf_jm_main_t *m, cf_error_t **errp)
         return -1;
     }
     cf_rest_handlers_register(jm);
+    if (cf_jm_setup_web_dir(jm, errp) < 0)
+        return -1;
     /* Optional: a reporter that cannot start is logged, not fatal. */
     m->prom = cf_jm_prom_start(jm);
     cf_loop_on_shutdown_signals(jm->loop, cf_jm_on_shutdown, m);
