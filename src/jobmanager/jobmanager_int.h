@@ -500,6 +500,10 @@ json_t *cf_rest_backpressure_dto(const cf_ejv_t *v, int64_t now);
 json_t *cf_rest_vertex_accumulators_dto(const cf_ejv_t *v);
 json_t *cf_rest_subtasks_accumulators_dto(const cf_ejv_t *v);
 json_t *cf_rest_job_accumulators_dto(const cf_jobmaster_t *j);
+/* Flink's IOMetricsInfo; tt: the accumulated times (ms since RUNNING of
+ * a task, or summed over tasks; 0 before a report carried them). */
+json_t *cf_rest_io_metrics(int64_t rb, int64_t wb, int64_t rr, int64_t wr,
+                           int complete, const cf_task_times_t *tt);
 /* Flink's AggregatedTaskDetailsInfo over the subtasks idx[0..n) of v
  * (idx NULL: the first n). */
 json_t *cf_rest_vertex_aggregated(const cf_ejv_t *v, const int *idx, int n,

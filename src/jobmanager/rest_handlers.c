@@ -37,6 +37,7 @@
 
 #include "dispatcher_int.h"
 #include "rest_checkpoints.h"
+#include "rest_metrics.h"
 
 /* The Flink release whose REST API cflink serves. */
 #define CF_REST_FLINK_VERSION "2.2.0"
@@ -59,15 +60,6 @@ static const char *
 cf_rh_commit(void)
 {
     return CF_GIT_COMMIT[0] ? CF_GIT_COMMIT : "unknown";
-}
-
-static json_t *
-cf_rh_bad_query_param(int *status, const char *key, const char *value)
-{
-    return cf_rest_error(status, 400,
-                         "Bad request, could not parse parameters: Cannot "
-                         "resolve query parameter (%s) from value \"%s\".",
-                         key, value);
 }
 
 static char *
@@ -199,33 +191,6 @@ cf_rh_vertex_stat(const cf_ejv_t *v, cf_rh_vstat_t *s)
         s->end = -1;
     s->complete = all_done && v->parallelism > 0;
     s->state = cf_rest_vertex_state(s->counts, v->parallelism);
-}
-
-/* Flink's IOMetricsInfo. The accumulated times are the ms the task(s)
- * spent busy, back-pressured and idle since RUNNING (0 before a report
- * carried them). */
-static json_t *
-cf_rh_io_metrics(int64_t rb, int64_t wb, int64_t rr, int64_t wr,
-                 int complete, const cf_task_times_t *tt)
-{
-    json_t *m = json_object();
-
-    json_object_set_new(m, "read-bytes", json_integer(rb));
-    json_object_set_new(m, "read-bytes-complete", json_boolean(complete));
-    json_object_set_new(m, "write-bytes", json_integer(wb));
-    json_object_set_new(m, "write-bytes-complete", json_boolean(complete));
-    json_object_set_new(m, "read-records", json_integer(rr));
-    json_object_set_new(m, "read-records-complete", json_boolean(complete));
-    json_object_set_new(m, "write-records", json_integer(wr));
-    json_object_set_new(m, "write-records-complete",
-                        json_boolean(complete));
-    json_object_set_new(m, "accumulated-backpressured-time",
-                        json_integer((json_int_t)tt->back_pressured_ms));
-    json_object_set_new(m, "accumulated-idle-time",
-                        json_integer((json_int_t)tt->idle_ms));
-    json_object_set_new(m, "accumulated-busy-time",
-                        json_real((double)tt->busy_ms));
-    return m;
 }
 
 /* {STATE: count} for every ExecutionState, upper (Flink's JobDetailsInfo)
@@ -691,7 +656,7 @@ cf_rh_job_info(cf_rest_req_t *req, void *arg, int *status)
             e, "duration", json_integer(cf_rh_duration(st.start, st.end, now)));
         json_object_set_new(e, "tasks", cf_rh_state_counts(st.counts, 0));
         json_object_set_new(e, "metrics",
-                            cf_rh_io_metrics(st.bytes_in, st.bytes_out,
+                            cf_rest_io_metrics(st.bytes_in, st.bytes_out,
                                              st.rec_in, st.rec_out,
                                              st.complete, &st.times));
         json_array_append_new(vs, e);
@@ -823,7 +788,7 @@ cf_rh_job_exceptions(cf_rest_req_t *req, void *arg, int *status)
         errno = 0;
         max = strtol(q, &end, 10);
         if (*q == '\0' || *end || errno || max < 0)
-            return cf_rh_bad_query_param(status, "maxExceptions", q);
+            return cf_rest_metrics_bad_query(status, "maxExceptions", q);
     }
     o = json_object();
     all = json_array();
@@ -1033,7 +998,7 @@ cf_rh_subtask(const cf_exec_vertex_t *ev, int64_t now)
     json_object_set_new(s, "duration",
                         json_integer(cf_rh_duration(st, en, now)));
     json_object_set_new(s, "metrics",
-                        cf_rh_io_metrics(ev->bytes_in, ev->bytes_out,
+                        cf_rest_io_metrics(ev->bytes_in, ev->bytes_out,
                                          ev->records_in, ev->records_out,
                                          cf_exec_state_is_terminal(ev->state),
                                          &ev->times));
@@ -1422,43 +1387,6 @@ cf_rest_subtask_metrics_dto(const cf_exec_vertex_t *ev, const char *get)
     return a;
 }
 
-/* Flink's MetricsAggregationParameter.AggregationMode, in the order of
- * AggregatedMetric's fields. */
-enum {
-    CF_RH_AGG_MIN = 1,
-    CF_RH_AGG_MAX = 2,
-    CF_RH_AGG_AVG = 4,
-    CF_RH_AGG_SUM = 8,
-    CF_RH_AGG_SKEW = 16,
-    CF_RH_AGG_ALL = 31
-};
-
-/* The "agg" query value as a mask (NULL or empty: all), or -1 when a
- * token is no mode (Flink: AggregationMode.valueOf of its upper case). */
-static int
-cf_rh_parse_agg(const char *agg)
-{
-    static const char *const names[] = {"min", "max", "avg", "sum", "skew"};
-    const char *p = agg, *tok;
-    size_t len;
-    int mask = 0;
-
-    if (agg == NULL || agg[0] == '\0')
-        return CF_RH_AGG_ALL;
-    while ((tok = cf_rh_token(&p, &len)) != NULL) {
-        int found = 0;
-        for (int i = 0; i < (int)CF_ARRAY_LEN(names) && !found; i++)
-            if (strlen(names[i]) == len &&
-                strncasecmp(names[i], tok, len) == 0) {
-                mask |= 1 << i;
-                found = 1;
-            }
-        if (!found)
-            return -1;
-    }
-    return mask;
-}
-
 /* The "subtasks" query value ("1,3,5-9"; NULL or empty: all) into sel
  * (n entries); -1 when malformed. Indices beyond n select nothing, as
  * Flink's handler finds no store for them. */
@@ -1495,30 +1423,12 @@ cf_rh_parse_subtasks(const char *spec, unsigned char *sel, int n)
     return 0;
 }
 
-/* Flink's DoubleDataSkew: the average absolute deviation over the mean,
- * in percent, at most 100 (0 for a zero mean). */
-static double
-cf_rh_skew(const double *x, int n)
-{
-    double sum = 0, avg, dev = 0;
-
-    for (int i = 0; i < n; i++)
-        sum += x[i];
-    avg = sum / n;
-    if (avg == 0.0)
-        return 0.0;
-    for (int i = 0; i < n; i++)
-        dev += x[i] > avg ? x[i] - avg : avg - x[i];
-    dev = dev / n / avg * 100.0;
-    return dev < 100.0 ? dev : 100.0;
-}
-
 json_t *
 cf_rest_subtasks_metrics_dto(const cf_ejv_t *v, const char *get,
                              const char *agg, const char *subtasks,
                              int *status)
 {
-    int mask = cf_rh_parse_agg(agg), n = v->parallelism;
+    int mask = cf_rest_metrics_parse_agg(agg), n = v->parallelism;
     unsigned char *sel;
     double *x;
     json_t *a;
@@ -1526,11 +1436,11 @@ cf_rest_subtasks_metrics_dto(const cf_ejv_t *v, const char *get,
     size_t len;
 
     if (mask < 0)
-        return cf_rh_bad_query_param(status, "agg", agg);
+        return cf_rest_metrics_bad_query(status, "agg", agg);
     sel = cf_malloc((size_t)n + 1);
     if (cf_rh_parse_subtasks(subtasks, sel, n) < 0) {
         cf_free(sel);
-        return cf_rh_bad_query_param(status, "subtasks", subtasks);
+        return cf_rest_metrics_bad_query(status, "subtasks", subtasks);
     }
     *status = 200;
     a = json_array();
@@ -1550,36 +1460,22 @@ cf_rest_subtasks_metrics_dto(const cf_ejv_t *v, const char *get,
     x = cf_malloc(((size_t)n + 1) * sizeof *x);
     while ((tok = cf_rh_token(&p, &len)) != NULL) {
         int m = cf_rh_task_metric_find(tok, len), k = 0;
-        double mn = 0, mx = 0, sum = 0;
-        json_t *o;
 
         for (int i = 0; m >= 0 && i < n; i++) {
             const cf_exec_vertex_t *ev = &v->subtasks[i];
-            if (!sel[i] || !cf_rh_task_metric_has(ev, m))
-                continue;
-            x[k] = cf_rh_task_metric_num(ev, m);
-            mn = k == 0 || x[k] < mn ? x[k] : mn;
-            mx = k == 0 || x[k] > mx ? x[k] : mx;
-            sum += x[k++];
+            if (sel[i] && cf_rh_task_metric_has(ev, m))
+                x[k++] = cf_rh_task_metric_num(ev, m);
         }
         /* Flink: a requested metric no subtask has empties the answer. */
         if (k == 0) {
             json_array_clear(a);
             break;
         }
-        o = json_object();
-        json_object_set_new(o, "id", json_stringn(tok, len));
-        if (mask & CF_RH_AGG_MIN)
-            json_object_set_new(o, "min", json_real(mn));
-        if (mask & CF_RH_AGG_MAX)
-            json_object_set_new(o, "max", json_real(mx));
-        if (mask & CF_RH_AGG_AVG)
-            json_object_set_new(o, "avg", json_real(sum / k));
-        if (mask & CF_RH_AGG_SUM)
-            json_object_set_new(o, "sum", json_real(sum));
-        if (mask & CF_RH_AGG_SKEW)
-            json_object_set_new(o, "skew", json_real(cf_rh_skew(x, k)));
-        json_array_append_new(a, o);
+        /* m >= 0: tok is the name of a known metric. */
+        json_array_append_new(a,
+                              cf_rest_metrics_aggregate(
+                                  cf_rh_task_metrics[m].name, x, (size_t)k,
+                                  mask));
     }
     cf_free(x);
     cf_free(sel);
@@ -1706,7 +1602,7 @@ cf_rh_job_patch(cf_rest_req_t *req, void *arg, int *status)
                 "ungraceful shutdown, please use \"cancel\" instead. For a "
                 "graceful shutdown, please use \"jobs/:jobId/stop\" "
                 "instead.");
-        return cf_rh_bad_query_param(status, "mode", mode);
+        return cf_rest_metrics_bad_query(status, "mode", mode);
     }
     return cf_rh_do_cancel(req, arg, status);
 }
@@ -2034,7 +1930,7 @@ cf_rh_parse_run(cf_rest_req_t *req, const char *body_class, cf_rh_run_t *r,
         errno = 0;
         x = strtol(q, &end, 10);
         if (*end || errno || x < INT_MIN || x > INT_MAX)
-            return cf_rh_bad_query_param(status, "parallelism", q);
+            return cf_rest_metrics_bad_query(status, "parallelism", q);
         p = (int)x;
         set = 1;
     }
@@ -2047,7 +1943,7 @@ cf_rh_parse_run(cf_rest_req_t *req, const char *body_class, cf_rh_run_t *r,
         r->savepoint = q;
     if ((q = cf_rest_query(req, "allowNonRestoredState")) && *q &&
         strcasecmp(q, "true") != 0 && strcasecmp(q, "false") != 0)
-        return cf_rh_bad_query_param(status, "allowNonRestoredState", q);
+        return cf_rest_metrics_bad_query(status, "allowNonRestoredState", q);
     v = json_object_get(r->body, "allowNonRestoredState");
     if ((v == NULL || json_is_null(v) ||
          (json_is_string(v) && *json_string_value(v) == '\0')) &&

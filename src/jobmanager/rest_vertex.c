@@ -143,11 +143,9 @@ cf_rv_status_duration(const cf_exec_vertex_t *ev, int i, int64_t now)
     return end - start;
 }
 
-/* Flink's IOMetricsInfo; tt: the accumulated times (ms since RUNNING,
- * summed over the subtasks; 0 before a report carried them). */
-static json_t *
-cf_rv_io_metrics(int64_t rb, int64_t wb, int64_t rr, int64_t wr, int complete,
-                 const cf_task_times_t *tt)
+json_t *
+cf_rest_io_metrics(int64_t rb, int64_t wb, int64_t rr, int64_t wr,
+                   int complete, const cf_task_times_t *tt)
 {
     json_t *m = json_object();
 
@@ -357,7 +355,7 @@ cf_rv_tm_entry(const cf_ejv_t *v, const int *idx, int n, int64_t now)
     json_object_set_new(o, "end-time", json_integer(end));
     json_object_set_new(o, "duration", json_integer(duration));
     json_object_set_new(o, "metrics",
-                        cf_rv_io_metrics(rb, wb, rr, wr, all_done, &tt));
+                        cf_rest_io_metrics(rb, wb, rr, wr, all_done, &tt));
     for (int s = 0; s < CF_EXEC_STATE_COUNT; s++)
         json_object_set_new(sc, cf_exec_state_name((cf_exec_state_t)s),
                             json_integer(counts[s]));
