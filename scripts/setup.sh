@@ -10,17 +10,19 @@
 #   scripts/setup.sh --sanitize           add -DCF_SANITIZE=ON (ASan + UBSan)
 #   scripts/setup.sh --quiet              send cmake output to DIR/setup.log,
 #                                         print it only if the build fails
+#   scripts/setup.sh --test-tools         also chromium, wrk, Node.js and the
+#                                         browser test's npm packages
 #
 # Environment: CF_BUILD_JOBS (default: nproc) sets the build parallelism.
 # Idempotent: a second run installs nothing and rebuilds only what changed.
 # Works from any directory.
 #
-# Besides the build's packages it installs what the browser test and the
-# REST benchmark use: chromium, wrk, and Node.js with npm (Debian's nodejs
-# and npm, only when node or npm is not on PATH); then, when
-# tests/browser/package-lock.json exists, the test's npm packages
-# (npm ci into tests/browser/node_modules; a failure is a warning: that
-# test then skips).
+# With --test-tools (scripts/test.sh passes it) it also installs what the
+# browser test and the REST benchmark use: chromium, wrk, and Node.js with
+# npm (Debian's nodejs and npm, only when node or npm is not on PATH);
+# then, when tests/browser/package-lock.json exists, the test's npm
+# packages (npm ci into tests/browser/node_modules; a failure is a
+# warning: that test then skips). The quickstart does not need them.
 set -euo pipefail
 
 # Keep in step with docs/ and ARCHITECTURE.md section 10. procps,
@@ -44,7 +46,7 @@ say() { printf 'cflink setup: %s\n' "$*"; }
 die() { printf 'cflink setup: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-    sed -n '2,23{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
+    sed -n '2,25{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
 }
 
 build=1
@@ -52,6 +54,7 @@ build_dir=build
 build_type=Release
 sanitize=0
 quiet=0
+test_tools=0
 while [ $# -gt 0 ]; do
     case "$1" in
     --no-build) build=0 ;;
@@ -68,6 +71,7 @@ while [ $# -gt 0 ]; do
         ;;
     --build-type=*) build_type=${1#*=} ;;
     --sanitize) sanitize=1 ;;
+    --test-tools) test_tools=1 ;;
     -q | --quiet) quiet=1 ;;
     -h | --help)
         usage
@@ -94,9 +98,12 @@ install_packages() {
     command -v dpkg-query >/dev/null 2>&1 ||
         die "dpkg-query not found: this script supports Debian 12 (and derivatives) only"
 
-    local missing=() pkg wanted=("${CF_PACKAGES[@]}" "${CF_TEST_PACKAGES[@]}")
-    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-        wanted+=(nodejs npm)
+    local missing=() pkg wanted=("${CF_PACKAGES[@]}")
+    if [ "$test_tools" -eq 1 ]; then
+        wanted+=("${CF_TEST_PACKAGES[@]}")
+        if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+            wanted+=(nodejs npm)
+        fi
     fi
     for pkg in "${wanted[@]}"; do
         installed "$pkg" || missing+=("$pkg")
@@ -166,7 +173,9 @@ install_browser_test_modules() {
 }
 
 install_packages
-install_browser_test_modules
+if [ "$test_tools" -eq 1 ]; then
+    install_browser_test_modules
+fi
 
 # --- build -----------------------------------------------------------------
 

@@ -31,7 +31,7 @@ case "${1:-}" in
     ;;
 esac
 
-scripts/setup.sh --build-dir "$build_dir" --build-type "$build_type"
+scripts/setup.sh --build-dir "$build_dir" --build-type "$build_type" --test-tools
 
 printf 'cflink test: ctest in %s (-j%s)\n' "$build_dir" "$jobs"
 status=0
