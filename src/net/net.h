@@ -204,10 +204,11 @@ cf_net_meter_begin(cf_net_wait_meter_t *m, int kind)
     return m == NULL ? 0 : cf_net_meter_begin_at(m, kind, cf_mono_ns());
 }
 
-/* The wait that cf_net_meter_begin* returned token for has ended.
- * Thread: owner. */
+/* The wait that cf_net_meter_begin* returned token for has ended at now
+ * (cf_mono_ns(): a caller that reads the clock after the wait anyway
+ * passes its reading, so metering adds no clock read). Thread: owner. */
 static inline void
-cf_net_meter_end(cf_net_wait_meter_t *m, int64_t token)
+cf_net_meter_end_at(cf_net_wait_meter_t *m, int64_t token, int64_t now)
 {
     int64_t d;
     unsigned s;
@@ -215,7 +216,7 @@ cf_net_meter_end(cf_net_wait_meter_t *m, int64_t token)
 
     if (token == 0)
         return;
-    d = cf_mono_ns() - token;
+    d = now - token;
     k = atomic_load_explicit(&m->kind, memory_order_relaxed);
     s = atomic_load_explicit(&m->seq, memory_order_relaxed);
     atomic_store_explicit(&m->seq, s + 1, memory_order_relaxed);
@@ -227,6 +228,13 @@ cf_net_meter_end(cf_net_wait_meter_t *m, int64_t token)
         memory_order_relaxed);
     atomic_store_explicit(&m->since, 0, memory_order_relaxed);
     atomic_store_explicit(&m->seq, s + 2, memory_order_release);
+}
+
+static inline void
+cf_net_meter_end(cf_net_wait_meter_t *m, int64_t token)
+{
+    if (token != 0)
+        cf_net_meter_end_at(m, token, cf_mono_ns());
 }
 
 /* The time spent in waits of each kind, including the wait in progress

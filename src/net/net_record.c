@@ -92,7 +92,7 @@ static int
 cf_net_partition_request(cf_net_partition_t *p, cf_net_buf_t **out)
 {
     cf_net_buf_t *b;
-    int64_t t0, tok;
+    int64_t t0, t1, tok;
     int rc = 0;
 
     b = cf_net_pool_try_request(p->pool);
@@ -101,7 +101,7 @@ cf_net_partition_request(cf_net_partition_t *p, cf_net_buf_t **out)
         return 0;
     }
     t0 = cf_mono_ns();
-    tok = cf_net_meter_begin_at(p->meter, CF_NET_WAIT_BACKPRESSURE, t0);
+    tok = 0;
     for (;;) {
         uint64_t seen;
 
@@ -119,12 +119,20 @@ cf_net_partition_request(cf_net_partition_t *p, cf_net_buf_t **out)
             cf_sleep_ms(1);
             continue;
         }
+        /* Metered from t0, once the task really blocks (a retry that
+         * finds a recycled buffer costs the meter nothing). */
+        if (tok == 0)
+            tok = cf_net_meter_begin_at(p->meter, CF_NET_WAIT_BACKPRESSURE,
+                                        t0);
         if (!cf_signal_wait(p->owner, &seen,
                             cf_mono_ns() + CF_NET_WAIT_SLICE_NS))
             cf_net_partition_flush_all(p);
     }
-    cf_net_meter_end(p->meter, tok);
-    p->wait_ns += cf_mono_ns() - t0;
+    /* One clock read ends both figures: a wait is often a single retry
+     * (a buffer recycled meanwhile), and there the reads are the cost. */
+    t1 = cf_mono_ns();
+    cf_net_meter_end_at(p->meter, tok, t1);
+    p->wait_ns += t1 - t0;
     *out = b;
     return rc;
 }

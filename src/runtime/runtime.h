@@ -299,6 +299,10 @@ int cf_task_times(const cf_task_t *t, cf_task_times_t *out);
  * reads it when it starts RUNNING. Thread: any. */
 void cf_runtime_task_times_enable(int on);
 int cf_runtime_task_times_enabled(void);
+/* The waits metered by the tasks of this process that have ended (each
+ * task adds its count once, when it stops RUNNING): benchmarks divide
+ * the cost of one metered wait by it. Thread: any. */
+uint64_t cf_runtime_task_times_waits(void);
 
 /* Per-second rates from successive cumulative figures of one task attempt
  * (Flink's numRecordsInPerSecond & co. and busyTimeMsPerSecond & co.), as

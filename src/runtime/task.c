@@ -1474,16 +1474,21 @@ cf_task_transition(cf_task_t *t, cf_exec_state_t to)
 }
 
 static void
-cf_task_maybe_flush(cf_task_t *t)
+cf_task_maybe_flush_at(cf_task_t *t, int64_t now)
 {
-    int64_t now;
     if (t->flush_interval_ns < 0)
         return;
-    now = cf_mono_ns();
     if (now >= t->next_flush_ns) {
         cf_task_flush(t);
         t->next_flush_ns = now + t->flush_interval_ns;
     }
+}
+
+static void
+cf_task_maybe_flush(cf_task_t *t)
+{
+    if (t->flush_interval_ns >= 0)
+        cf_task_maybe_flush_at(t, cf_mono_ns());
 }
 
 /* Wait for anything (input, buffers, mail, cancellation) or the flush
@@ -1502,8 +1507,12 @@ cf_task_wait(cf_task_t *t, uint64_t *seen, int64_t max_ns, int kind)
     if (t->times_on)
         tok = cf_net_meter_begin_at(&t->meter, kind, now);
     cf_signal_wait(&t->sig, seen, deadline);
-    cf_net_meter_end(&t->meter, tok);
-    cf_task_maybe_flush(t);
+    /* One clock read after the wait, for the meter and the flush. */
+    if (tok != 0 || t->flush_interval_ns >= 0) {
+        now = cf_mono_ns();
+        cf_net_meter_end_at(&t->meter, tok, now);
+        cf_task_maybe_flush_at(t, now);
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -1524,6 +1533,14 @@ int
 cf_runtime_task_times_enabled(void)
 {
     return atomic_load_explicit(&cf_task_times_switch, memory_order_relaxed);
+}
+
+static _Atomic uint64_t cf_task_metered_waits;
+
+uint64_t
+cf_runtime_task_times_waits(void)
+{
+    return atomic_load_explicit(&cf_task_metered_waits, memory_order_relaxed);
 }
 
 /* The task is about to run its loop: meter its waits from now on, the
@@ -1964,6 +1981,12 @@ cf_task_main(void *arg)
         /* The times stop here: closing is not RUNNING time. */
         atomic_store_explicit(&t->run_end_ns, cf_mono_ns(),
                               memory_order_release);
+        /* The meter's sequence moves by 4 per wait (begin and end, each
+         * an odd and an even store). */
+        atomic_fetch_add_explicit(
+            &cf_task_metered_waits,
+            atomic_load_explicit(&t->meter.seq, memory_order_relaxed) / 4,
+            memory_order_relaxed);
     } else if (rc == 0) {
         rc = CF_ECANCELED;
     }

@@ -19,11 +19,12 @@
  * Printed: the median records/s of each side and the overhead
  * (off - on) / off in percent [target < 2 %], of the medians and as the
  * median over back-to-back on/off pairs. On a shared machine the rounds
- * vary by more than that, so the run also prints a bound that does not
+ * vary by more than that, so the run also prints a cost that does not
  * depend on the noise: the cost of one metered wait (begin + end on a
- * meter, measured in a loop) times the number of waits per second of the
- * pipeline (its voluntary context switches, an upper bound of the waits
- * that slept), as a share of one core.
+ * meter with two clock reads, measured in a loop: an upper bound, as
+ * the task shares one of them with its flush check) times the number of
+ * waits the pipeline's tasks metered per second (counted by the runtime,
+ * cf_runtime_task_times_waits), as a share of the cores.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -42,6 +43,7 @@
 /* Voluntary context switches of the process (all threads) during the
  * last run_engine, and its length. */
 static long last_nvcsw;
+static uint64_t last_waits; /* metered waits of the run */
 static double last_seconds;
 
 /* One local run of the plugin at parallelism p (0: the default);
@@ -57,6 +59,7 @@ run_engine(const char *plugin, char **args, int nargs, int p, uint64_t records)
     cf_local_result_t res;
     char *argv[16];
     int64_t t0, t1;
+    uint64_t w0;
     int saved, devnull;
     struct rusage ru0, ru1;
 
@@ -75,6 +78,7 @@ run_engine(const char *plugin, char **args, int nargs, int p, uint64_t records)
     dup2(devnull, 1);
     close(devnull);
     getrusage(RUSAGE_SELF, &ru0);
+    w0 = cf_runtime_task_times_waits();
     t0 = cf_mono_ns();
     if (cf_job_run_local(job, NULL, &res, &err) < 0 ||
         res.status != CF_JOB_FINISHED) {
@@ -85,6 +89,7 @@ run_engine(const char *plugin, char **args, int nargs, int p, uint64_t records)
     t1 = cf_mono_ns();
     getrusage(RUSAGE_SELF, &ru1);
     last_nvcsw = ru1.ru_nvcsw - ru0.ru_nvcsw;
+    last_waits = cf_runtime_task_times_waits() - w0;
     last_seconds = (double)(t1 - t0) / 1e9;
     fflush(stdout);
     dup2(saved, 1);
@@ -99,6 +104,7 @@ run_engine(const char *plugin, char **args, int nargs, int p, uint64_t records)
 /* ns per metered wait: begin + end on a meter with nothing in between
  * (two clock reads and the seqlock stores), in a loop. */
 static double wait_cost_ns;
+static long ncores = 1;
 
 static void
 measure_wait_cost(void)
@@ -132,6 +138,7 @@ bench_case(const char *title, const char *plugin, char **args, int nargs, int p,
            uint64_t records, int rounds)
 {
     double on[64], off[64], pair[64], m_on, m_off, prev = 0, waits = 0;
+    double metered = 0;
     int non = 0, noff = 0, npair = 0;
 
     /* A warm-up round (page cache, plugin loading, allocator). */
@@ -143,6 +150,7 @@ bench_case(const char *title, const char *plugin, char **args, int nargs, int p,
         if (measure) {
             on[non++] = x;
             waits += (double)last_nvcsw / last_seconds;
+            metered += (double)last_waits / last_seconds;
         } else {
             off[noff++] = x;
         }
@@ -166,9 +174,14 @@ bench_case(const char *title, const char *plugin, char **args, int nargs, int p,
            on[non - 1] / 1e6, m_off / 1e6, off[0] / 1e6, off[noff - 1] / 1e6,
            100.0 * (m_off - m_on) / m_off, median(pair, npair));
     waits /= non;
-    printf("  waits           %8.0f /s (voluntary context switches, "
-           "measurement on): bound %.3f %% of one core\n\n",
-           waits, waits * wait_cost_ns / 1e9 * 100.0);
+    metered /= non;
+    printf("  waits           %8.0f /s slept (voluntary context switches), "
+           "%.0f /s metered\n"
+           "  cost            metered waits x %.1f ns = %.3f %% of one core, "
+           "%.3f %% of the run's %ld cores\n\n",
+           waits, metered, wait_cost_ns,
+           metered * wait_cost_ns / 1e9 * 100.0,
+           metered * wait_cost_ns / 1e9 * 100.0 / ncores, ncores);
 }
 
 static uint64_t
@@ -200,7 +213,7 @@ main(int argc, char **argv)
     cf_log_set_level(CF_LOGL_WARN);
     snprintf(nbuf, sizeof nbuf, "%llu", (unsigned long long)n);
     printf("cflink task time measurement benchmark (%ld cores)\n\n",
-           sysconf(_SC_NPROCESSORS_ONLN));
+           ncores = sysconf(_SC_NPROCESSORS_ONLN));
     measure_wait_cost();
     printf("one metered wait (begin + end, two clock reads): %.1f ns\n\n",
            wait_cost_ns);
