@@ -504,6 +504,28 @@ cf_rh_taskmanagers(cf_rest_req_t *req, void *arg, int *status)
     return o;
 }
 
+/* Flink's TaskManagerDetailsInfo allocatedSlots[].assignedTasks: the
+ * tasks of the slot's job deployed to it and not yet ended. */
+static int
+cf_rh_slot_tasks(cf_jm_t *jm, const cf_rm_slot_t *slot)
+{
+    cf_jobmaster_t *j = jm->dispatcher != NULL
+                            ? cf_dispatcher_find_job(jm->dispatcher,
+                                                     &slot->job_id)
+                            : NULL;
+    int n = 0;
+
+    for (int v = 0; j != NULL && v < j->nvertices; v++)
+        for (int i = 0; i < j->vertices[v].parallelism; i++) {
+            const cf_exec_vertex_t *ev = &j->vertices[v].subtasks[i];
+            if (ev->tm_resource_id != NULL &&
+                !cf_exec_state_is_terminal(ev->state) &&
+                cf_id_equal(&ev->allocation_id, &slot->allocation_id))
+                n++;
+        }
+    return n;
+}
+
 static json_t *
 cf_rh_taskmanager(cf_rest_req_t *req, void *arg, int *status)
 {
@@ -542,6 +564,9 @@ cf_rh_taskmanager(cf_rest_req_t *req, void *arg, int *status)
         cf_id_to_hex(&tm->slots[i].job_id, hex);
         s = json_object();
         json_object_set_new(s, "jobId", json_string(hex));
+        json_object_set_new(
+            s, "assignedTasks",
+            json_integer(cf_rh_slot_tasks(jm, &tm->slots[i])));
         json_object_set_new(s, "resource", cf_rh_resource(tm, 1));
         json_array_append_new(slots, s);
     }

@@ -264,7 +264,7 @@ TM_DETAIL = dict(TM_ITEM, **{  # TaskManagerDetailsInfo
                       "nettyShuffleMemoryTotal")},
                     garbageCollectors=[{"name": "str", "count": "int",
                                         "time": "int"}]),
-    "allocatedSlots": [{"jobId": "str", "resource": RESOURCE}],
+    "allocatedSlots": [{"jobId": "str", "assignedTasks": "int", "resource": RESOURCE}],
 })
 
 METRIC_IDS = [{"id": "str"}]                       # list of metric names

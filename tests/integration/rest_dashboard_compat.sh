@@ -199,7 +199,11 @@ if tmid is None:
         tmid = "unknown"
 from urllib.parse import quote
 T = quote(tmid, safe="")
-get_json("taskmanager", "/taskmanagers/%s" % T, "taskmanager")
+# Job A runs on this TaskManager: its slots hold its tasks.
+get_json("taskmanager", "/taskmanagers/%s" % T, "taskmanager",
+         extra=lambda d: None if sum(s["assignedTasks"] for s in d["allocatedSlots"]
+                                     if s["jobId"] == A) > 0
+         else "no assignedTasks for job A: %r" % d["allocatedSlots"])
 # The dashboard puts the id into the URL as it is (":" not encoded).
 get_json("taskmanager(raw id)", "/taskmanagers/%s" % tmid, "taskmanager")
 ml = get_json("tm_metrics_list", "/taskmanagers/%s/metrics" % T, "tm_metrics_list")
