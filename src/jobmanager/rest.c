@@ -46,6 +46,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -716,15 +717,37 @@ rest_serve_static(cf_rest_t *r, struct MHD_Connection *conn, const char *url,
         free(real);
         return 0;
     }
-    resp = MHD_create_response_from_fd((size_t)st.st_size, fd);
-    if (resp == NULL) {
+    /* Revalidation instead of transfer on a reload: the browser sends
+     * back our Last-Modified, and an unchanged file answers 304 with no
+     * body (no-cache: always ask, so a new UI is seen at once). */
+    char lm[64];
+    struct tm gm;
+    const char *ims;
+    int status = MHD_HTTP_OK;
+
+    gmtime_r(&st.st_mtime, &gm);
+    strftime(lm, sizeof lm, "%a, %d %b %Y %H:%M:%S GMT", &gm);
+    ims = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                      MHD_HTTP_HEADER_IF_MODIFIED_SINCE);
+    if (ims != NULL && strcmp(ims, lm) == 0) {
         close(fd);
+        resp = MHD_create_response_from_buffer(0, NULL,
+                                               MHD_RESPMEM_PERSISTENT);
+        status = MHD_HTTP_NOT_MODIFIED;
+    } else {
+        resp = MHD_create_response_from_fd((size_t)st.st_size, fd);
+    }
+    if (resp == NULL) {
+        if (status == MHD_HTTP_OK)
+            close(fd);
         free(real);
         return 0;
     }
     MHD_add_response_header(resp, "Content-Type", rest_content_type(real));
+    MHD_add_response_header(resp, "Last-Modified", lm);
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
     rest_add_common_headers(r, resp);
-    *ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+    *ret = MHD_queue_response(conn, (unsigned int)status, resp);
     MHD_destroy_response(resp);
     free(real);
     return 1;

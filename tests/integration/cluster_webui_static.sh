@@ -101,6 +101,24 @@ fetch GET /sub/
 expect_eq "GET /sub/ is sub/index.html" "200 yes" \
     "$HTTP_CODE $(body_has MARK-SUBINDEX && echo yes)"
 
+# Revalidation: Last-Modified and Cache-Control: no-cache on a file; the
+# same date in If-Modified-Since answers 304 without the body, another
+# date the file.
+fetch GET /app.js
+lastmod=$(tr -d '\r' <"$WORK/hdr" | sed -n 's/^[Ll]ast-[Mm]odified: *//p' | tail -1)
+cachectl=$(tr -d '\r' <"$WORK/hdr" | sed -n 's/^[Cc]ache-[Cc]ontrol: *//p' | tail -1)
+expect_eq "app.js Cache-Control" "no-cache" "$cachectl"
+if [ -n "$lastmod" ]; then ok "app.js Last-Modified: $lastmod"; else fail "app.js has no Last-Modified"; fi
+rm -f "$WORK/body" # curl writes no file for an empty body
+HTTP_CODE=$(curl -s -D "$WORK/hdr" -o "$WORK/body" -w '%{http_code}' --max-time 10 \
+    -H "If-Modified-Since: $lastmod" "$REST_URL/app.js") || HTTP_CODE=000
+expect_eq "app.js unchanged: 304" 304 "$HTTP_CODE"
+if body_has MARK-JS; then fail "304 sent the body"; else ok "304 has no body"; fi
+HTTP_CODE=$(curl -s -D "$WORK/hdr" -o "$WORK/body" -w '%{http_code}' --max-time 10 \
+    -H "If-Modified-Since: Mon, 01 Jan 2001 00:00:00 GMT" "$REST_URL/app.js") || HTTP_CODE=000
+expect_eq "app.js with another date: 200 and the file" "200 yes" \
+    "$HTTP_CODE $(body_has MARK-JS && echo yes)"
+
 head_req /
 expect_eq "HEAD / status" 200 "$HTTP_CODE"
 case "$(ctype)" in text/html*) ok "HEAD / Content-Type $(ctype)" ;;
