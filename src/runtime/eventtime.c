@@ -569,8 +569,12 @@ void
 cf_et_update_late(cf_task_t *t)
 {
     uint64_t n = 0;
-    for (int i = 0; i < t->net_wins; i++)
-        n += cf_winop_late_dropped(&t->ctxs[t->et_wins[i]]);
+    /* Windows and interval joins (keyed process operators with timers)
+     * are the operators that drop late records. */
+    for (int i = 0; i < t->net_timers; i++) {
+        const cf_ctx_t *c = &t->ctxs[t->et_timers[i]];
+        n += c->winop != NULL ? cf_winop_late_dropped(c) : c->late_dropped;
+    }
     atomic_store_explicit(&t->late_metric, n, memory_order_relaxed);
 }
 

@@ -300,6 +300,8 @@ struct cf_ctx_s {
     int64_t watermark;             /* this operator's input watermark */
     struct cf_winop_s *winop;      /* CF_OP_WINDOW (window.c) */
     struct cf_wmgen_s *wmgen;      /* CF_OP_TIMESTAMPS (eventtime.c) */
+    uint64_t late_dropped;         /* interval join: late records dropped
+                                    * (windows count in winop) */
     /* Side outputs (eventtime.c): the outputs whose edge carries a tag.
      * chained / writers above hold only the main (untagged) outputs, so
      * cf_emit's path does not look at tags. */

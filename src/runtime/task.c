@@ -1851,7 +1851,7 @@ cf_task_run_input(cf_task_t *t)
         /* cf_fail() followed by CF_OK still fails the task. */
         if (atomic_load(&t->user_failed))
             return CF_EUSER;
-        if (t->net_wins > 0)
+        if (t->net_timers > 0)
             cf_et_update_late(t);
         cf_task_maybe_flush(t);
     }

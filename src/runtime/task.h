@@ -144,7 +144,8 @@ int cf_et_end_of_input(cf_task_t *t);
 /* Periodic watermarks, idleness and processing-time timers that are due
  * (t->et_poll only). */
 int cf_et_poll(cf_task_t *t);
-/* numLateRecordsDropped of the window operators into t->late_metric. */
+/* numLateRecordsDropped of the window operators and interval joins into
+ * t->late_metric. */
 void cf_et_update_late(cf_task_t *t);
 /* ctx's input watermark advanced to wm (or a MAX): fire its event-time
  * timers, then pass wm on to its outputs. */

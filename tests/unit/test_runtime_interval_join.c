@@ -575,6 +575,9 @@ test_steps_cleanup_and_late(void **st)
     assert_int_equal(g_nout, 3);
     assert_int_equal(bucket_count(ctx, 0, K), 2);
     assert_int_equal(cf_ij_late_dropped() - late0, 1);
+    /* The task metric numLateRecordsDropped has it too. */
+    cf_et_update_late(t);
+    assert_int_equal(cf_task_late_records_dropped(t), 1);
     /* R9 on the watermark is not late; a second L9 shares a bucket. */
     assert_int_equal(feed(ctx, 1, K, 7, 9), 0); /* pairs R12 only */
     assert_int_equal(g_nout, 4);
@@ -598,6 +601,8 @@ test_steps_cleanup_and_late(void **st)
     /* A late right one. */
     assert_int_equal(feed(ctx, 2, K, 9, 12), 0);
     assert_int_equal(cf_ij_late_dropped() - late0, 2);
+    cf_et_update_late(t);
+    assert_int_equal(cf_task_late_records_dropped(t), 2);
     advance(ctx, 14);
     assert_int_equal(bucket_count(ctx, 1, K), 0);
     /* Nothing left for any key. */
