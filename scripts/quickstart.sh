@@ -10,7 +10,7 @@
 #   scripts/quickstart.sh --local         run in one process (-t local) instead
 #   scripts/quickstart.sh --stop          stop the quickstart cluster
 #
-# The cluster keeps running afterwards (REST API and web address
+# The cluster keeps running afterwards (web UI and REST API at
 # http://localhost:8081); its pid and log files are in build/quickstart/.
 # The job runs as
 #   build/bin/cflink run -m localhost:8081 -p 4 build/examples/wordcount.so \
@@ -138,7 +138,7 @@ else
     say "all output: $out (or run with --all); client log: $log"
 fi
 if [ "$local" -eq 0 ]; then
-    say "the cluster keeps running: REST API and web address http://localhost:8081"
+    say "the cluster keeps running: web UI and REST API at http://localhost:8081"
     say "  build/bin/cflink list -a            jobs of the cluster"
     say "  scripts/quickstart.sh --stop        stop it"
 fi
@@ -146,7 +146,9 @@ fi
 cat <<NEXT
 
 Next steps:
+  http://localhost:8081               the web UI (jobs, graph, checkpoints, logs)
   build/bin/cflink info build/examples/wordcount.so   the job's plan as JSON
+  docs/user-guide/monitoring.md       the web UI, metrics and Prometheus
   docs/user-guide/cluster.md          run a cluster on one or several hosts
   scripts/test.sh                     build and run the whole test suite
   README.md                           a 5-minute tour, repository layout
