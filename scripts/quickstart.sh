@@ -146,7 +146,6 @@ fi
 cat <<NEXT
 
 Next steps:
-  http://localhost:8081               the web UI (jobs, graph, checkpoints, logs)
   build/bin/cflink info build/examples/wordcount.so   the job's plan as JSON
   docs/user-guide/monitoring.md       the web UI, metrics and Prometheus
   docs/user-guide/cluster.md          run a cluster on one or several hosts
