@@ -125,6 +125,7 @@ struct cf_rest_s {
     int64_t timeout_ms; /* web.timeout: default bound of deferrals */
     cf_rest_pending_t pendings; /* list head of deferred requests */
     int npending;
+    size_t raw_bytes; /* text bodies queued and not yet sent */
 };
 
 /* One request. */
@@ -246,6 +247,32 @@ cf_rest_respond_raw(cf_rest_req_t *req, const char *content_type,
     req->raw_type = content_type;
 }
 
+/* A text body MHD holds until it is sent (or the connection closes):
+ * counted in r->raw_bytes, so that log transfers can be bounded. */
+typedef struct rest_rawbuf_s {
+    cf_rest_t *r;
+    char *data;
+    size_t len;
+} rest_rawbuf_t;
+
+/* MHD frees the response: before cf_rest_destroy frees r, since
+ * MHD_stop_daemon releases every response. */
+static void
+rest_rawbuf_free(void *cls)
+{
+    rest_rawbuf_t *b = cls;
+
+    b->r->raw_bytes -= b->len;
+    free(b->data);
+    cf_free(b);
+}
+
+size_t
+cf_rest_raw_bytes(const cf_rest_t *r)
+{
+    return r != NULL ? r->raw_bytes : 0;
+}
+
 /* Queue a non-JSON body; takes data (malloc'd). */
 static enum MHD_Result
 rest_respond_buf(cf_rest_t *r, struct MHD_Connection *conn, int status,
@@ -253,12 +280,19 @@ rest_respond_buf(cf_rest_t *r, struct MHD_Connection *conn, int status,
 {
     struct MHD_Response *resp;
     enum MHD_Result ret;
+    rest_rawbuf_t *b = CF_NEW(rest_rawbuf_t);
 
-    resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    b->r = r;
+    b->data = data;
+    b->len = len;
+    resp = MHD_create_response_from_buffer_with_free_callback_cls(
+        len, data, rest_rawbuf_free, b);
     if (resp == NULL) {
         free(data);
+        cf_free(b);
         return MHD_NO;
     }
+    r->raw_bytes += len;
     MHD_add_response_header(resp, "Content-Type", type);
     rest_add_common_headers(r, resp);
     ret = MHD_queue_response(conn, (unsigned)status, resp);

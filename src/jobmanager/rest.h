@@ -70,6 +70,11 @@ typedef struct cf_rest_req_s {
 void cf_rest_respond_raw(cf_rest_req_t *req, const char *content_type,
                          char *data, size_t len);
 
+/* Bytes of non-JSON bodies (log files) queued and not yet sent to their
+ * clients: handlers that read files refuse new transfers past a budget
+ * (a slow client holds its body until it has it all). */
+size_t cf_rest_raw_bytes(const cf_rest_t *r);
+
 /* Defer the answer of req (a handler calls this, then returns NULL; its
  * *status is ignored). The response is sent when the caller completes
  * the returned object, or, after timeout_ms (<= 0: web.timeout), the

@@ -71,6 +71,32 @@
 /* Most bytes of a TaskManager's file relayed (one RPC frame of at most
  * 10 MiB carries it; the TaskManager caps it the same way). */
 #define CF_RO_TM_MAX_READ ((int64_t)8 << 20)
+/* Log bytes the JobManager holds for clients at most (bodies queued and
+ * not yet sent, plus TaskManager files being fetched): past it a new
+ * transfer answers 503, so many (or slow) log downloads cannot grow the
+ * JobManager without bound. A soft limit: one transfer may overshoot it
+ * by its own size (at most CF_RO_MAX_FILE). */
+#define CF_RO_TEXT_BUDGET ((size_t)128 << 20)
+
+/* TaskManager file fetches in flight (loop thread only). */
+static int cf_ro_tm_files_in_flight;
+
+/* Whether one more log transfer fits the budget; else the 503 body. */
+static json_t *
+cf_ro_text_budget(const cf_jm_t *jm, int *status)
+{
+    size_t held = cf_rest_raw_bytes(jm->rest) +
+                  (size_t)cf_ro_tm_files_in_flight * (size_t)CF_RO_TM_MAX_READ;
+
+    if (held < CF_RO_TEXT_BUDGET)
+        return NULL;
+    cf_log_warn("REST: refused a log transfer: %zu MiB of log data held "
+                "for clients already (limit %zu MiB).",
+                held >> 20, CF_RO_TEXT_BUDGET >> 20);
+    return cf_rest_error(status, 503,
+                         "Too many log transfers in progress; try again "
+                         "later.");
+}
 
 /* ------------------------------------------------------------------ */
 /* Helpers                                                             */
@@ -125,7 +151,12 @@ cf_ro_send_fd(cf_jm_t *jm, cf_rest_req_t *req, int fd, int *status)
     char *data;
     size_t len;
     int64_t total;
+    json_t *busy = cf_ro_text_budget(jm, status);
 
+    if (busy != NULL) {
+        close(fd);
+        return busy;
+    }
     if (cf_proc_read_fd(fd, -1, cf_ro_max_body(jm), &data, &len, &total) <
         0)
         return cf_rest_error(status, 404, CF_RO_NO_FILE);
@@ -260,6 +291,9 @@ cf_ro_log_named(cf_rest_req_t *req, cf_jm_t *jm, int *status)
 
     if (!cf_proc_plain_name(name))
         return cf_rest_bad_path_param(status, "filename", name);
+    json_t *busy = cf_ro_text_budget(jm, status);
+    if (busy != NULL)
+        return busy;
     dir = cf_ro_log_dir(jm);
     /* Only a name of the listing: never a path built from the request. */
     rc = cf_proc_read_named(dir, name, -1, cf_ro_max_body(jm), &data, &len,
@@ -407,12 +441,15 @@ typedef struct cf_ro_tm_call_s {
     char name[CF_PROC_MAX_NAME + 1];
     int64_t timeout_ms;
     int list_only; /* METRICS without get: ids only */
+    int file;      /* LOG, STDOUT, LOG_NAMED: counted in flight */
     cf_rest_get_t get; /* METRICS: the names asked, in order */
 } cf_ro_tm_call_t;
 
 static void
 cf_ro_tm_call_free(cf_ro_tm_call_t *cl)
 {
+    if (cl->file)
+        cf_ro_tm_files_in_flight--;
     cf_rest_get_free(&cl->get);
     cf_free(cl);
 }
@@ -554,12 +591,22 @@ cf_ro_tm_start(cf_rest_req_t *req, cf_jm_t *jm, int *status,
     if (what == CF_RO_TM_METRICS &&
         cf_rest_metrics_parse_get(get, &g) < 0)
         return cf_rest_metrics_bad_query(status, "get", get);
+    if (what == CF_RO_TM_LOG || what == CF_RO_TM_STDOUT ||
+        what == CF_RO_TM_LOG_NAMED) {
+        json_t *busy = cf_ro_text_budget(jm, status);
+        if (busy != NULL)
+            return busy;
+    }
     cl = CF_NEW(cf_ro_tm_call_t);
     cl->get = g; /* the call owns the names now */
     cl->what = what;
     snprintf(cl->tm_id, sizeof cl->tm_id, "%s", id);
     cl->timeout_ms = cf_ro_tm_timeout(jm);
     cl->list_only = what == CF_RO_TM_METRICS && g.n == 0;
+    cl->file = what == CF_RO_TM_LOG || what == CF_RO_TM_STDOUT ||
+               what == CF_RO_TM_LOG_NAMED;
+    if (cl->file)
+        cf_ro_tm_files_in_flight++;
     switch (what) {
     case CF_RO_TM_LOG:
         rq.kind = CFLINK__TASK_MANAGER_INFO_REQUEST__KIND__LOG_FILE;
