@@ -73,58 +73,9 @@ for tool in wrk curl python3; do
     }
 done
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/cflink-bench-rest.XXXXXX")
-PIDS=()
-stop_all() {
-    local pid i
-    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-        kill -TERM "${PIDS[$i]}" 2>/dev/null || true
-    done
-    for ((i = 0; i < 50; i++)); do
-        local alive=0
-        for pid in "${PIDS[@]}"; do
-            kill -0 "$pid" 2>/dev/null && alive=1
-        done
-        [ "$alive" -eq 0 ] && break
-        sleep 0.1
-    done
-    for pid in "${PIDS[@]}"; do
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    PIDS=()
-}
-cleanup() {
-    stop_all
-    if [ "$KEEP" = 1 ]; then
-        echo "rest_latency: logs kept in $WORK"
-    else
-        rm -rf "$WORK"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-wait_log() {
-    local i
-    for ((i = 0; i < 400; i++)); do
-        if [ -f "$1" ] && grep -qE -- "$2" "$1"; then
-            grep -E -- "$2" "$1" | head -1
-            return 0
-        fi
-        sleep 0.05
-    done
-    return 1
-}
-die_logs() {
-    echo "rest_latency: $*" >&2
-    for f in "$WORK"/*.log "$WORK"/*.out; do
-        [ -f "$f" ] || continue
-        echo "--- $f" >&2
-        tail -20 "$f" >&2
-    done
-    exit 1
-}
+BENCH_NAME=rest_latency
+# shellcheck source=daemons.bash
+source "$root/scripts/bench/daemons.bash"
 
 # The web UI is not what is measured: -D cflink.web.dir= turns it off.
 "$JM_BIN" -D rest.port=0 -D rest.bind-port=0 -D rest.address=127.0.0.1 \

@@ -100,61 +100,10 @@ for tool in python3 curl; do
     }
 done
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/cflink-bench-cluster.XXXXXX")
-PIDS=()
-
-stop_all() {
-    local pid i n=${#PIDS[@]}
-    for ((i = n - 1; i >= 0; i--)); do
-        kill -TERM "${PIDS[$i]}" 2>/dev/null || true
-    done
-    for ((i = 0; i < 50; i++)); do
-        local alive=0
-        for pid in "${PIDS[@]}"; do
-            kill -0 "$pid" 2>/dev/null && alive=1
-        done
-        [ "$alive" -eq 0 ] && break
-        sleep 0.1
-    done
-    for pid in "${PIDS[@]}"; do
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    PIDS=()
-}
-cleanup() {
-    stop_all
-    if [ "$KEEP" = 1 ]; then
-        echo "bench_cluster: logs kept in $WORK"
-    else
-        rm -rf "$WORK"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# wait_log FILE REGEX: wait up to 20 s for a line; prints it.
-wait_log() {
-    local i
-    for ((i = 0; i < 400; i++)); do
-        if [ -f "$1" ] && grep -qE -- "$2" "$1"; then
-            grep -E -- "$2" "$1" | head -1
-            return 0
-        fi
-        sleep 0.05
-    done
-    return 1
-}
-
-die_logs() {
-    echo "bench_cluster: $*" >&2
-    for f in "$WORK"/*.log "$WORK"/*.out; do
-        [ -f "$f" ] || continue
-        echo "--- $f" >&2
-        tail -20 "$f" >&2
-    done
-    exit 1
-}
+BENCH_NAME=bench_cluster
+# The copy of scripts/bench/daemons.bash the build puts beside this one.
+# shellcheck source=../../scripts/bench/daemons.bash
+source "$here/daemons.bash"
 
 # start_jm [-D key=value]...: a JobManager on ephemeral ports; sets
 # JM_PID, JM_RPC_PORT and REST_PORT (logs: jobmanager<JM_GEN>.log).
