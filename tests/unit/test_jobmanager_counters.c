@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "jobmanager_int.h"
+#include "jm_fixture.h"
 
 typedef struct fx_s {
     cf_jobmaster_t jmr;
@@ -23,20 +24,8 @@ typedef struct fx_s {
 static void
 fx_init(fx_t *fx)
 {
-    memset(fx, 0, sizeof *fx);
-    cf_id_random(&fx->jmr.job_id);
-    cf_id_to_hex(&fx->jmr.job_id, fx->jmr.job_id_hex);
-    fx->jmr.name = (char *)"test job";
-    fx->jmr.vertices = &fx->v;
-    fx->jmr.nvertices = 1;
-    fx->v.name = (char *)"Source";
-    fx->v.parallelism = 2;
-    fx->v.subtasks = fx->ev;
-    for (int i = 0; i < 2; i++) {
-        fx->ev[i].subtask = i;
-        fx->ev[i].state = CF_EXEC_RUNNING;
-        cf_id_random(&fx->ev[i].attempt_id);
-    }
+    jm_fixture_init(&fx->jmr, &fx->v, fx->ev, 2, "test job",
+                    "Source");
 }
 
 static void

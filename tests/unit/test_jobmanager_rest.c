@@ -38,6 +38,7 @@
 #include "config.h"
 #include "core.h"
 #include "jobmanager_int.h"
+#include "jm_fixture.h"
 #include "loop.h"
 #include "rest.h"
 #include "rest_checkpoints.h"
@@ -1333,20 +1334,8 @@ typedef struct wm_fx_s {
 static void
 wm_fx_init(wm_fx_t *fx)
 {
-    memset(fx, 0, sizeof *fx);
-    cf_id_random(&fx->jmr.job_id);
-    cf_id_to_hex(&fx->jmr.job_id, fx->jmr.job_id_hex);
-    fx->jmr.name = (char *)"event time job";
-    fx->jmr.vertices = &fx->v;
-    fx->jmr.nvertices = 1;
-    fx->v.name = (char *)"Window";
-    fx->v.parallelism = 3;
-    fx->v.subtasks = fx->ev;
-    for (int i = 0; i < 3; i++) {
-        fx->ev[i].subtask = i;
-        fx->ev[i].state = CF_EXEC_RUNNING;
-        cf_id_random(&fx->ev[i].attempt_id);
-    }
+    jm_fixture_init(&fx->jmr, &fx->v, fx->ev, 3, "event time job",
+                    "Window");
 }
 
 /* A heartbeat task report of subtask k: with event-time figures when
