@@ -1565,20 +1565,31 @@ cf_rh_subtasks_metrics(cf_rest_req_t *req, void *arg, int *status)
                                         status);
 }
 
+/* Flink's SubtaskIndexPathParameter and SubtaskAttemptPathParameter: an
+ * int, not negative; -1 otherwise. */
+static long
+cf_rh_index_param(const char *s)
+{
+    char *end;
+    long k;
+
+    errno = 0;
+    k = strtol(s, &end, 10);
+    if (!(isdigit((unsigned char)s[0]) || s[0] == '+' || s[0] == '-') ||
+        *end != '\0' || errno != 0 || k < 0 || k > INT_MAX)
+        return -1;
+    return k;
+}
+
 static json_t *
 cf_rh_subtask_metrics(cf_rest_req_t *req, void *arg, int *status)
 {
     json_t *err = NULL;
     const char *s = req->nparams > 2 ? req->params[2] : "";
     cf_ejv_t *v;
-    char *end;
-    long k;
+    long k = cf_rh_index_param(s);
 
-    /* Flink's SubtaskIndexPathParameter: an int, not negative. */
-    errno = 0;
-    k = strtol(s, &end, 10);
-    if (!(isdigit((unsigned char)s[0]) || s[0] == '+' || s[0] == '-') ||
-        *end != '\0' || errno != 0 || k < 0 || k > INT_MAX)
+    if (k < 0)
         return cf_rest_bad_path_param(status, "subtaskindex", s);
     v = cf_rh_metrics_vertex(arg, req, status, &err);
     if (v == NULL && err != NULL)
@@ -1588,6 +1599,83 @@ cf_rh_subtask_metrics(cf_rest_req_t *req, void *arg, int *status)
         return json_array();
     return cf_rest_subtask_metrics_dto(&v->subtasks[k],
                                        cf_rest_query(req, "get"));
+}
+
+/* The subtask of GET .../subtasks/:subtaskindex[/attempts/:attempt[/..]]
+ * (Flink's AbstractSubtaskHandler and AbstractSubtaskAttemptHandler):
+ * NULL with the error body and *status set when the job, vertex,
+ * subtask or attempt is unknown or malformed. cflink keeps the current
+ * attempt of each subtask only (earlier ones are in the exception
+ * history): an earlier attempt number is "not found". */
+static cf_exec_vertex_t *
+cf_rh_req_subtask(void *arg, cf_rest_req_t *req, int with_attempt,
+                  int *status, json_t **err)
+{
+    const char *si = req->nparams > 2 ? req->params[2] : "";
+    const char *sa = req->nparams > 3 ? req->params[3] : "";
+    long k = cf_rh_index_param(si), a = 0;
+    cf_exec_vertex_t *ev;
+    cf_ejv_t *v;
+
+    if (k < 0) {
+        *err = cf_rest_bad_path_param(status, "subtaskindex", si);
+        return NULL;
+    }
+    if (with_attempt && (a = cf_rh_index_param(sa)) < 0) {
+        *err = cf_rest_bad_path_param(status, "attempt", sa);
+        return NULL;
+    }
+    if ((v = cf_rh_req_vertex(arg, req, status, err)) == NULL)
+        return NULL;
+    if (k >= v->parallelism) {
+        *err = cf_rest_error(status, 404,
+                             "Invalid subtask index for vertex %s",
+                             v->id_hex);
+        return NULL;
+    }
+    ev = &v->subtasks[k];
+    if (!with_attempt || a == ev->attempt)
+        return ev;
+    if (a < ev->attempt)
+        *err = cf_rest_error(status, 404,
+                             "Attempt %ld not found in subtask %s (%ld/%d)",
+                             a, v->name, k + 1, v->parallelism);
+    else
+        *err = cf_rest_error(status, 404, "Invalid attempt num %ld", a);
+    return NULL;
+}
+
+/* GET .../subtasks/:subtaskindex and .../attempts/:attempt: Flink's
+ * SubtaskExecutionAttemptDetailsInfo, as in the vertex's subtasks. */
+static json_t *
+cf_rh_subtask_attempt(cf_rest_req_t *req, void *arg, int *status)
+{
+    json_t *err = NULL;
+    cf_exec_vertex_t *ev =
+        cf_rh_req_subtask(arg, req, req->nparams > 3, status, &err);
+
+    if (ev == NULL)
+        return err;
+    *status = 200;
+    return cf_rh_subtask(ev, cf_now_ms());
+}
+
+/* GET .../attempts/:attempt/accumulators: Flink's
+ * SubtaskExecutionAttemptAccumulatorsInfo (cflink has no user
+ * accumulators yet, as the other accumulator endpoints). */
+static json_t *
+cf_rh_subtask_attempt_acc(cf_rest_req_t *req, void *arg, int *status)
+{
+    json_t *err = NULL;
+    cf_exec_vertex_t *ev = cf_rh_req_subtask(arg, req, 1, status, &err);
+    char hex[CF_ID_HEX_LEN + 1];
+
+    if (ev == NULL)
+        return err;
+    cf_id_to_hex(&ev->attempt_id, hex);
+    *status = 200;
+    return json_pack("{s:i,s:i,s:s,s:[]}", "subtask", ev->subtask, "attempt",
+                     ev->attempt, "id", hex, "user-accumulators");
 }
 
 /* PATCH /jobs/:jobid?mode=cancel and GET /jobs/:jobid/yarn-cancel. */
@@ -2182,6 +2270,16 @@ static cf_rh_route_t cf_rh_routes[] = {
      cf_rh_subtasks_metrics, 0, 0, NULL},
     {"GET", "/jobs/:jobid/vertices/:vertexid/subtasks/:subtaskindex/metrics",
      cf_rh_subtask_metrics, 0, 0, NULL},
+    {"GET", "/jobs/:jobid/vertices/:vertexid/subtasks/:subtaskindex",
+     cf_rh_subtask_attempt, 0, 0, NULL},
+    {"GET",
+     "/jobs/:jobid/vertices/:vertexid/subtasks/:subtaskindex/attempts/"
+     ":attempt",
+     cf_rh_subtask_attempt, 0, 0, NULL},
+    {"GET",
+     "/jobs/:jobid/vertices/:vertexid/subtasks/:subtaskindex/attempts/"
+     ":attempt/accumulators",
+     cf_rh_subtask_attempt_acc, 0, 0, NULL},
     {"GET", "/jobs/:jobid/vertices/:vertexid/watermarks",
      cf_rh_vertex_watermarks, 0, 0, NULL},
     {"GET", "/taskmanagers", cf_rh_taskmanagers, 0, 0, NULL},

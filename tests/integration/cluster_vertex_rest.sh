@@ -139,6 +139,30 @@ get "job accumulators" "/jobs/$JID/accumulators"
 vexpect "job accumulators" 'd' \
     '{"job-accumulators":[],"user-task-accumulators":[],"serialized-user-task-accumulators":{}}'
 
+# ---- one subtask and its attempts ---------------------------------------
+# Flink's SubtaskExecutionAttemptDetailsInfo: the same entry as in the
+# vertex's subtasks; attempts other than the current one are 404.
+get "subtask 1" "$V/subtasks/1"
+vexpect "subtask 1 fields" \
+    '[k for k in ["attempt","duration","end-time","endpoint","metrics","start-time","status","status-duration","subtask","taskmanager-id"] if k not in d]' '[]'
+vexpect "subtask 1 index, status, attempt" '[d["subtask"], d["status"], d["attempt"]]' '[1,"RUNNING",0]'
+vexpect "subtask 1 metrics are IOMetricsInfo" \
+    '[type(d["metrics"]["read-records"]).__name__, type(d["metrics"]["accumulated-busy-time"]).__name__]' '["int","float"]'
+get "subtask 1 attempt 0" "$V/subtasks/1/attempts/0"
+vexpect "attempt 0 is the current one" '[d["subtask"], d["attempt"], d["status"]]' '[1,0,"RUNNING"]'
+get "subtask 1 attempt 0 accumulators" "$V/subtasks/1/attempts/0/accumulators"
+vexpect "attempt accumulators" \
+    '[sorted(d), d["subtask"], d["attempt"], len(d["id"]), d["user-accumulators"]]' \
+    '[["attempt","id","subtask","user-accumulators"],1,0,32,[]]'
+get "subtask 2 of 2" "$V/subtasks/2" 404
+vexpect "subtask out of range message" 'd["errors"][0]' "Invalid subtask index for vertex $VID"
+get "attempt 5" "$V/subtasks/0/attempts/5" 404
+vexpect "attempt 5 message" 'd["errors"][0]' "Invalid attempt num 5"
+get "subtask -1" "$V/subtasks/-1" 400
+get "attempt x" "$V/subtasks/0/attempts/x" 400
+get "literal subtasks/accumulators still wins" "$V/subtasks/accumulators"
+vexpect "subtasks/accumulators shape" 'sorted(d)' '["id","parallelism","subtasks"]'
+
 # ---- bad ids ----------------------------------------------------------
 UNKNOWN=0123456789abcdef0123456789abcdef
 for tail in subtasktimes taskmanagers accumulators subtasks/accumulators; do

@@ -69,6 +69,9 @@ GET /jobs/:jobid/vertices/:vertexid
 GET /jobs/:jobid/vertices/:vertexid/metrics
 GET /jobs/:jobid/vertices/:vertexid/subtasks/metrics
 GET /jobs/:jobid/vertices/:vertexid/subtasks/:subtaskindex/metrics
+GET /jobs/:jobid/vertices/:vertexid/subtasks/:subtaskindex
+GET /jobs/:jobid/vertices/:vertexid/subtasks/:subtaskindex/attempts/:attempt
+GET /jobs/:jobid/vertices/:vertexid/subtasks/:subtaskindex/attempts/:attempt/accumulators
 GET /jobs/:jobid/vertices/:vertexid/watermarks
 GET /jobs/:jobid/vertices/:vertexid/subtasktimes
 GET /jobs/:jobid/vertices/:vertexid/taskmanagers
@@ -189,7 +192,7 @@ _, logs = js("GET", "/jobmanager/logs")
 LOG = (logs or {}).get("logs", [{"name": "jobmanager.log"}])[0]["name"]
 from urllib.parse import quote
 VALID = {"jobid": A, "vertexid": V, "taskmanagerid": quote(TM, safe=""),
-         "checkpointid": CID, "triggerid": Z, "subtaskindex": "0",
+         "checkpointid": CID, "triggerid": Z, "subtaskindex": "0", "attempt": "0",
          "filename": LOG, "jarid": JAR}
 
 fails = []
