@@ -47,6 +47,10 @@ struct cf_jm_s {
     cf_dispatcher_t *dispatcher;
     cf_rm_t *rm;
     int shutting_down;
+    /* The graceful shutdown of SIGTERM, for DELETE /cluster: called on
+     * the loop once the REST answer is out (NULL: not offered). */
+    void (*shutdown_fn)(void *arg);
+    void *shutdown_arg;
 };
 
 /* ------------------------------------------------------------------ */

@@ -477,6 +477,8 @@ cf_jm_start(cf_jm_main_t *m, cf_error_t **errp)
     /* Optional: a reporter that cannot start is logged, not fatal. */
     m->prom = cf_jm_prom_start(jm);
     cf_loop_on_shutdown_signals(jm->loop, cf_jm_on_shutdown, m);
+    jm->shutdown_fn = cf_jm_on_shutdown;
+    jm->shutdown_arg = m;
     cf_log_info("JobManager %s started.", jm->resource_id);
     return 0;
 }

@@ -849,7 +849,81 @@ cf_ro_dispatch(cf_rest_req_t *req, void *arg, int *status)
     return en->fn(req, en->jm, status);
 }
 
+/* ------------------------------------------------------------------ */
+/* Cluster: shutdown, data sets, client heartbeats                     */
+/* ------------------------------------------------------------------ */
+
+static void
+cf_ro_shutdown_fire(void *arg)
+{
+    cf_jm_t *jm = arg;
+
+    if (!jm->shutting_down && jm->shutdown_fn != NULL)
+        jm->shutdown_fn(jm->shutdown_arg);
+}
+
+/* DELETE /cluster: Flink's ShutdownHandler. The JobManager shuts down as
+ * on SIGTERM (JobMasters stopped, their tasks cancelled); TaskManagers
+ * keep running and look for a JobManager, as in a Flink standalone
+ * cluster. The answer goes out first: the shutdown closes the REST
+ * server, so it runs on the loop a little later. */
+static json_t *
+cf_ro_cluster_shutdown(cf_rest_req_t *req, cf_jm_t *jm, int *status)
+{
+    (void)req;
+    if (jm->shutdown_fn == NULL)
+        return cf_rest_error(status, 503, "Shutdown is not available.");
+    if (!jm->shutting_down) {
+        cf_log_info("Shutting down the cluster as requested over REST "
+                    "(DELETE /cluster).");
+        cf_loop_timer(jm->loop, 100, 0, cf_ro_shutdown_fire, jm);
+    }
+    *status = 200;
+    return json_object();
+}
+
+/* GET /datasets: Flink's cluster data sets (cached intermediate results
+ * of batch jobs); cflink keeps none. */
+static json_t *
+cf_ro_datasets(cf_rest_req_t *req, cf_jm_t *jm, int *status)
+{
+    (void)req;
+    (void)jm;
+    *status = 200;
+    return json_pack("{s:[]}", "dataSets");
+}
+
+/* PATCH /jobs/:jobid/clientHeartbeat: Flink's JobClientHeartbeatHandler
+ * (an attached client's liveness, client.heartbeat.*). cflink does not
+ * cancel jobs whose client went away, so the heartbeat is checked and
+ * accepted. */
+static json_t *
+cf_ro_client_heartbeat(cf_rest_req_t *req, cf_jm_t *jm, int *status)
+{
+    json_t *err = NULL, *body = NULL, *ts;
+    json_error_t je;
+
+    if (cf_rest_job_param(jm, req, 0, status, &err) == NULL)
+        return err;
+    if (req->body != NULL && req->body_len > 0)
+        body = json_loadb(req->body, req->body_len, 0, &je);
+    ts = body != NULL ? json_object_get(body, "expiredTimestamp") : NULL;
+    if (body == NULL || !json_is_object(body) ||
+        (ts != NULL && !json_is_integer(ts) && !json_is_null(ts))) {
+        json_decref(body);
+        return cf_rest_error(status, 400,
+                             "Request did not match expected format "
+                             "JobClientHeartbeatRequestBody.");
+    }
+    json_decref(body);
+    *status = 202;
+    return json_object();
+}
+
 static cf_ro_entry_t cf_ro_routes[] = {
+    {"DELETE", "/cluster", cf_ro_cluster_shutdown, NULL},
+    {"GET", "/datasets", cf_ro_datasets, NULL},
+    {"PATCH", "/jobs/:jobid/clientHeartbeat", cf_ro_client_heartbeat, NULL},
     {"GET", "/jobmanager/environment", cf_ro_environment, NULL},
     {"GET", "/jobmanager/log", cf_ro_log, NULL},
     {"GET", "/jobmanager/stdout", cf_ro_stdout, NULL},

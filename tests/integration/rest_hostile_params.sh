@@ -58,6 +58,7 @@ GET /jobs
 GET /jobs/overview
 GET /jobs/:jobid
 PATCH /jobs/:jobid
+PATCH /jobs/:jobid/clientHeartbeat
 GET /jobs/:jobid/plan
 GET /jobs/:jobid/status
 GET /jobs/:jobid/config
