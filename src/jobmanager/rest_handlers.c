@@ -1548,6 +1548,22 @@ cf_rh_vertex_metrics(cf_rest_req_t *req, void *arg, int *status)
              : json_array();
 }
 
+/* GET .../vertices/:vid/jm-operator-metrics: the metrics of the
+ * vertex's operator coordinators on the JobManager (Flink's
+ * JobVertexMetricsHandler over the JM operator scope); cflink's
+ * operators have no coordinators, so a bare empty array. */
+static json_t *
+cf_rh_jm_operator_metrics(cf_rest_req_t *req, void *arg, int *status)
+{
+    json_t *err = NULL;
+    cf_ejv_t *v = cf_rh_metrics_vertex(arg, req, status, &err);
+
+    if (v == NULL && err != NULL)
+        return err;
+    *status = 200;
+    return json_array();
+}
+
 static json_t *
 cf_rh_subtasks_metrics(cf_rest_req_t *req, void *arg, int *status)
 {
@@ -2268,6 +2284,8 @@ static cf_rh_route_t cf_rh_routes[] = {
      0, 0, NULL},
     {"GET", "/jobs/:jobid/vertices/:vertexid/subtasks/metrics",
      cf_rh_subtasks_metrics, 0, 0, NULL},
+    {"GET", "/jobs/:jobid/vertices/:vertexid/jm-operator-metrics",
+     cf_rh_jm_operator_metrics, 0, 0, NULL},
     {"GET", "/jobs/:jobid/vertices/:vertexid/subtasks/:subtaskindex/metrics",
      cf_rh_subtask_metrics, 0, 0, NULL},
     {"GET", "/jobs/:jobid/vertices/:vertexid/subtasks/:subtaskindex",

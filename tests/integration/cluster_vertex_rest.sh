@@ -160,6 +160,9 @@ get "attempt 5" "$V/subtasks/0/attempts/5" 404
 vexpect "attempt 5 message" 'd["errors"][0]' "Invalid attempt num 5"
 get "subtask -1" "$V/subtasks/-1" 400
 get "attempt x" "$V/subtasks/0/attempts/x" 400
+get "jm-operator-metrics" "$V/jm-operator-metrics"
+vexpect "no operator coordinator metrics" 'd' '[]'
+get "jm-operator-metrics of a malformed vertex" "/jobs/$JID/vertices/xyz/jm-operator-metrics" 400
 get "literal subtasks/accumulators still wins" "$V/subtasks/accumulators"
 vexpect "subtasks/accumulators shape" 'sorted(d)' '["id","parallelism","subtasks"]'
 

@@ -70,6 +70,7 @@ GET /jobs/:jobid/vertices/:vertexid
 GET /jobs/:jobid/vertices/:vertexid/metrics
 GET /jobs/:jobid/vertices/:vertexid/subtasks/metrics
 GET /jobs/:jobid/vertices/:vertexid/subtasks/:subtaskindex/metrics
+GET /jobs/:jobid/vertices/:vertexid/jm-operator-metrics
 GET /jobs/:jobid/vertices/:vertexid/subtasks/:subtaskindex
 GET /jobs/:jobid/vertices/:vertexid/subtasks/:subtaskindex/attempts/:attempt
 GET /jobs/:jobid/vertices/:vertexid/subtasks/:subtaskindex/attempts/:attempt/accumulators
@@ -213,7 +214,7 @@ def flink_200(pattern, param, b):
         doc = json.loads(b.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
         return False
-    if pattern.endswith("/metrics"):
+    if pattern.endswith("/metrics") or pattern.endswith("/jm-operator-metrics"):
         return doc == []
     if pattern.endswith("/backpressure"):
         return doc == {"status": "deprecated"}
