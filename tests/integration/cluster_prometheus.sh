@@ -115,6 +115,24 @@ else
 fi
 expect_contains "JobManager TYPE line" "$WORK/jm.txt" "# TYPE flink_jobmanager_numRunningJobs gauge"
 expect_contains "JobManager CPU time" "$WORK/jm.txt" "flink_jobmanager_Status_Process_CPU_Time{host="
+# The job's metric group (scope jobmanager_job), as GET /jobs/:jobid/metrics.
+up=$(sample "$WORK/jm.txt" flink_jobmanager_job_uptime "job_id=\"$JID\"")
+if [ "${up:-0}" -gt 0 ] 2>/dev/null; then
+    ok "flink_jobmanager_job_uptime of the job ($up ms)"
+else
+    fail "flink_jobmanager_job_uptime of the job: '$up'"
+fi
+expect_eq "flink_jobmanager_job_numRestarts" 0 \
+    "$(sample "$WORK/jm.txt" flink_jobmanager_job_numRestarts "job_id=\"$JID\"")"
+expect_eq "flink_jobmanager_job_totalNumberOfCheckpoints" 0 \
+    "$(sample "$WORK/jm.txt" flink_jobmanager_job_totalNumberOfCheckpoints "job_id=\"$JID\"")"
+expect_contains "job metric labels" "$WORK/jm.txt" \
+    "flink_jobmanager_job_uptime{host="
+if grep -q "flink_jobmanager_job_lastCheckpointExternalPath" "$WORK/jm.txt"; then
+    fail "a string gauge was exported"
+else
+    ok "string gauges are left out"
+fi
 
 # TaskManager.
 scrape "$TM_PROM" "$WORK/tm1.txt"
