@@ -167,9 +167,10 @@ static const struct {
      "idleTimeMsPerSecond (scope: taskmanager_job_task)"},
 };
 
-/* The rates of attempt aid, fed with its reading u (created when new;
- * marked seen for this tick). */
-static const cf_task_rates_t *
+/* The index in p->rates of attempt aid's rates, fed with its reading u
+ * (created when new; marked seen for this tick). An index, not a
+ * pointer: a later attempt of the same tick may grow the array. */
+static size_t
 cf_tm_prom_rates(cf_tm_prom_t *p, const cf_id_t *aid,
                  const Cflink__UpdateTaskExecutionState *u, int64_t now_ms)
 {
@@ -180,10 +181,7 @@ cf_tm_prom_rates(cf_tm_prom_t *p, const cf_id_t *aid,
         if (cf_id_equal(&p->rates[i].attempt, aid))
             e = &p->rates[i];
     if (e == NULL) {
-        if (p->nrates == p->caprates) {
-            p->caprates = p->caprates ? p->caprates * 2 : 8;
-            p->rates = cf_realloc(p->rates, p->caprates * sizeof *p->rates);
-        }
+        CF_GROW(&p->rates, &p->caprates, p->nrates + 1);
         e = &p->rates[p->nrates++];
         e->attempt = *aid;
         cf_task_rates_reset(&e->r);
@@ -202,10 +200,11 @@ cf_tm_prom_rates(cf_tm_prom_t *p, const cf_id_t *aid,
         s.times.idle_ms = u->times->idle_ms;
     }
     cf_task_rates_feed(&e->r, &s, CF_TM_PROM_RATE_WINDOW_MS);
-    return &e->r;
+    return (size_t)(e - p->rates);
 }
 
-/* Forget the attempts this tick did not report (ended tasks). */
+/* Forget the attempts this tick did not report (ended tasks); after the
+ * rendering, which holds indices into p->rates. */
 static void
 cf_tm_prom_rates_sweep(cf_tm_prom_t *p)
 {
@@ -242,8 +241,8 @@ cf_tm_prom_tick(void *arg)
     cf_tm_t *tm = p->tm;
     Cflink__UpdateTaskExecutionState **reps = NULL;
     cf_tm_prom_task_t *tasks = NULL;
-    const cf_task_rates_t **rates = NULL;
-    int64_t now_ms = cf_mono_ns() / 1000000;
+    size_t *rates = NULL; /* per task: its index in p->rates */
+    int64_t now_ms = cf_mono_ms();
     const char *host = tm->host ? tm->host : "localhost";
     const char *tm_id = tm->resource_id ? tm->resource_id : "";
     const char *tm_labels[] = {"host", host, "tm_id", tm_id, NULL};
@@ -289,7 +288,6 @@ cf_tm_prom_tick(void *arg)
         reps[k] = reps[i];
         k++;
     }
-    cf_tm_prom_rates_sweep(p);
     /* The text format wants each family's samples together. */
     for (int f = 0; f < CF_TM_PROM_NFAM && k > 0; f++) {
         cf_prom_text_family(&p->text, cf_tm_prom_fams[f].name,
@@ -303,13 +301,15 @@ cf_tm_prom_tick(void *arg)
             if (f >= CF_TM_PROM_RATE0)
                 cf_prom_text_sample(&p->text, cf_tm_prom_fams[f].name,
                                     tasks[i].labels, p->filter,
-                                    rates[i]->rate[f - CF_TM_PROM_RATE0]);
+                                    p->rates[rates[i]]
+                                        .r.rate[f - CF_TM_PROM_RATE0]);
             else
                 cf_prom_text_sample_i64(&p->text, cf_tm_prom_fams[f].name,
                                         tasks[i].labels, p->filter,
                                         cf_tm_prom_value(reps[i], f));
         }
     }
+    cf_tm_prom_rates_sweep(p);
     cf_free(rates);
     cf_free(tasks);
     cf_free(reps);
