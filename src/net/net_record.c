@@ -30,6 +30,7 @@
  */
 #include "net.h"
 
+#include <sched.h>
 #include <stdlib.h>
 
 #define CF_NET_WAIT_SLICE_NS (100 * 1000000LL) /* 100 ms */
@@ -241,23 +242,30 @@ cf_net_meter_read(const cf_net_wait_meter_t *m, int64_t ns[CF_NET_WAIT_NKINDS],
     /* The loads are on a const object: C11 atomics take non-const
      * pointers, and nothing is written here. */
     cf_net_wait_meter_t *w = (cf_net_wait_meter_t *)m;
-    int64_t since;
+    int64_t since, t;
     unsigned s;
     int kind;
 
-    for (;;) {
+    for (int spins = 0;; spins++) {
         s = atomic_load_explicit(&w->seq, memory_order_acquire);
-        if (s & 1) /* the owner is inside an update of a few stores */
+        if (s & 1) { /* the owner is inside an update of a few stores */
+            if (spins > 64) /* ... and was preempted there */
+                sched_yield();
             continue;
+        }
         kind = atomic_load_explicit(&w->kind, memory_order_relaxed);
         since = atomic_load_explicit(&w->since, memory_order_relaxed);
         for (int k = 0; k < CF_NET_WAIT_NKINDS; k++)
             ns[k] = atomic_load_explicit(&w->ns[k], memory_order_relaxed);
+        /* The clock inside the checked section: a wait in progress that
+         * ends before this reading changes the sequence, so a reader
+         * delayed here never stretches a wait past its end. */
+        t = cf_mono_ns();
         atomic_thread_fence(memory_order_acquire);
         if (atomic_load_explicit(&w->seq, memory_order_relaxed) == s)
             break;
     }
-    *now = cf_mono_ns();
+    *now = t;
     if (since != 0 && kind >= 0 && kind < CF_NET_WAIT_NKINDS &&
         *now > since)
         ns[kind] += *now - since;

@@ -315,7 +315,7 @@ uint64_t cf_runtime_task_times_waits(void);
  * task's own RUNNING wall time, free of the reports' transport delay)
  * when both carry times, else the change of t_ms. Time rates are in ms
  * per second, clamped to [0, 1000]; counter rates are per second, >= 0.
- * Before two samples: every rate is 0 (cf_task_rates_valid() is 0). */
+ * Before two samples: every rate is 0 (valid is 0). */
 enum {
     CF_RATE_RECORDS_IN,
     CF_RATE_RECORDS_OUT,

@@ -1615,6 +1615,13 @@ cf_task_rates_feed(cf_task_rates_t *r, const cf_task_sample_t *s,
         r->has_kept = 1;
         return;
     }
+    /* The first reading with times (an earlier one, before RUNNING, had
+     * none): start the window there, or the time rates would read 0 for
+     * a whole window. */
+    if (s->has_times && !o->has_times) {
+        r->kept = *s;
+        return;
+    }
     times = s->has_times && o->has_times;
     if (times)
         dt = (int64_t)((s->times.busy_ms + s->times.back_pressured_ms +
@@ -1630,10 +1637,6 @@ cf_task_rates_feed(cf_task_rates_t *r, const cf_task_sample_t *s,
             (double)(s->counts[k] - o->counts[k]) * 1000.0 / (double)dt,
             1e300);
     if (times) {
-        r->rate[CF_RATE_BUSY] = cf_task_rate_clamp(
-            (double)(int64_t)(s->times.busy_ms - o->times.busy_ms) * 1000.0 /
-                (double)dt,
-            1000.0);
         r->rate[CF_RATE_BACKPRESSURED] = cf_task_rate_clamp(
             (double)(int64_t)(s->times.back_pressured_ms -
                               o->times.back_pressured_ms) *
@@ -1642,6 +1645,11 @@ cf_task_rates_feed(cf_task_rates_t *r, const cf_task_sample_t *s,
         r->rate[CF_RATE_IDLE] = cf_task_rate_clamp(
             (double)(int64_t)(s->times.idle_ms - o->times.idle_ms) * 1000.0 /
                 (double)dt,
+            1000.0);
+        /* Flink's TaskIOMetricGroup: busy is what the other two leave of
+         * the second, so the three add up to 1000. */
+        r->rate[CF_RATE_BUSY] = cf_task_rate_clamp(
+            1000.0 - r->rate[CF_RATE_BACKPRESSURED] - r->rate[CF_RATE_IDLE],
             1000.0);
     } else {
         r->rate[CF_RATE_BUSY] = r->rate[CF_RATE_BACKPRESSURED] =

@@ -414,6 +414,21 @@ test_rates(void **st)
     assert_true(r.rate[CF_RATE_RECORDS_OUT] == 1500.0);
     assert_true(r.rate[CF_RATE_BUSY] == 0.0);
 
+    /* The first reading with times after one without (a report from
+     * before RUNNING): the window starts there, so the next reading a
+     * window later has time rates, not zeros. */
+    s.has_times = 1;
+    s.t_ms = 3100;
+    s.times = (cf_task_times_t){100, 0, 0};
+    cf_task_rates_feed(&r, &s, 1000);
+    assert_true(r.kept.has_times);
+    s.t_ms = 4200;
+    s.times = (cf_task_times_t){600, 400, 100};
+    cf_task_rates_feed(&r, &s, 1000);
+    assert_true(r.rate[CF_RATE_BACKPRESSURED] == 400.0);
+    assert_true(r.rate[CF_RATE_IDLE] == 100.0);
+    assert_true(r.rate[CF_RATE_BUSY] == 500.0);
+
     /* Clamped to 1000 ms per second. */
     cf_task_rates_reset(&r);
     memset(&s, 0, sizeof s);
