@@ -426,7 +426,8 @@ static const cf_config_key_t cf_config_key_table[] = {
     {"cflink.metrics.report-interval", D, "1 s", NULL, NULL,
      "How often a TaskManager sends its running tasks' metrics to the "
      "JobManager (cflink only; Flink's JobManager fetches them every "
-     "metrics.fetcher.update-interval); 0: only with heartbeats."},
+     "metrics.fetcher.update-interval); at least 100 ms; 0: only with "
+     "heartbeats."},
 };
 
 #undef S

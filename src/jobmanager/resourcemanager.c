@@ -1077,11 +1077,14 @@ cf_rm_tm_info(cf_rm_t *rm, const char *resource_id,
     ic = CF_NEW(rm_info_call_t);
     ic->cb = cb;
     ic->arg = arg;
-    if (cf_rpc_call(tm->conn, &env,
-                    timeout_ms > 0 ? timeout_ms : rm->ask_timeout_ms,
-                    tm_info_cb, ic) < 0) {
+    int rc = cf_rpc_call(tm->conn, &env,
+                         timeout_ms > 0 ? timeout_ms : rm->ask_timeout_ms,
+                         tm_info_cb, ic);
+    if (rc < 0) {
+        /* Known and connected, but the request could not be sent: the
+         * caller answers with the reason, not "not found". */
         cf_free(ic);
-        return CF_ENOTFOUND;
+        return rc;
     }
     return 0;
 }

@@ -403,9 +403,9 @@ rest_pending_answer(cf_rest_pending_t *p, int status, json_t *body,
         cf_log_warn("REST: could not queue a deferred response (%d)", status);
     p->suspended = 0;
     MHD_resume_connection(conn);
-    /* Without a queued response MHD calls the access handler again: the
-     * request then finds no pending object and answers 500 (see
-     * rest_finish). */
+    /* Without a queued response MHD calls the access handler again:
+     * rest_finish then closes the connection (it never runs a handler
+     * twice). */
     rest_kick(r);
     rest_pending_detach(p);
 }
@@ -744,7 +744,9 @@ rest_serve_static(cf_rest_t *r, struct MHD_Connection *conn, const char *url,
         free(real);
         return 0;
     }
-    fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    /* O_NONBLOCK: a FIFO in the directory must not block the loop (it
+     * is then refused as not a regular file). */
+    fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         if (fd >= 0)
             close(fd);
@@ -763,17 +765,11 @@ rest_serve_static(cf_rest_t *r, struct MHD_Connection *conn, const char *url,
     strftime(lm, sizeof lm, "%a, %d %b %Y %H:%M:%S GMT", &gm);
     ims = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                       MHD_HTTP_HEADER_IF_MODIFIED_SINCE);
-    if (ims != NULL && strcmp(ims, lm) == 0) {
-        close(fd);
-        resp = MHD_create_response_from_buffer(0, NULL,
-                                               MHD_RESPMEM_PERSISTENT);
-        status = MHD_HTTP_NOT_MODIFIED;
-    } else {
-        resp = MHD_create_response_from_fd((size_t)st.st_size, fd);
-    }
+    if (ims != NULL && strcmp(ims, lm) == 0)
+        status = MHD_HTTP_NOT_MODIFIED; /* MHD sends no body for a 304 */
+    resp = MHD_create_response_from_fd((size_t)st.st_size, fd);
     if (resp == NULL) {
-        if (status == MHD_HTTP_OK)
-            close(fd);
+        close(fd);
         free(real);
         return 0;
     }

@@ -641,7 +641,12 @@ cf_ro_tm_start(cf_rest_req_t *req, cf_jm_t *jm, int *status,
     rc = B->tm_info(jm->rm, id, &rq, cl->timeout_ms, cf_ro_tm_reply, cl);
     if (rc < 0) {
         int st;
-        json_t *b = cf_ro_tm_not_found(&st, id);
+        json_t *b = rc == CF_ENOTFOUND
+                        ? cf_ro_tm_not_found(&st, id)
+                        : cf_rest_error(&st, 500,
+                                        "Could not send the request to "
+                                        "TaskManager %s: %s",
+                                        cl->tm_id, cf_strerror(rc));
         cf_rest_complete(cl->p, st, b);
         cf_ro_tm_call_free(cl);
     }
@@ -853,6 +858,9 @@ cf_ro_dispatch(cf_rest_req_t *req, void *arg, int *status)
 /* Cluster: shutdown, data sets, client heartbeats                     */
 /* ------------------------------------------------------------------ */
 
+/* A DELETE /cluster is on its way (one timer, one log line). */
+static int cf_ro_shutdown_scheduled;
+
 static void
 cf_ro_shutdown_fire(void *arg)
 {
@@ -873,7 +881,8 @@ cf_ro_cluster_shutdown(cf_rest_req_t *req, cf_jm_t *jm, int *status)
     (void)req;
     if (jm->shutdown_fn == NULL)
         return cf_rest_error(status, 503, "Shutdown is not available.");
-    if (!jm->shutting_down) {
+    if (!jm->shutting_down && !cf_ro_shutdown_scheduled) {
+        cf_ro_shutdown_scheduled = 1;
         cf_log_info("Shutting down the cluster as requested over REST "
                     "(DELETE /cluster).");
         cf_loop_timer(jm->loop, 100, 0, cf_ro_shutdown_fire, jm);
@@ -905,7 +914,7 @@ cf_ro_client_heartbeat(cf_rest_req_t *req, cf_jm_t *jm, int *status)
 
     if (cf_rest_job_param(jm, req, 0, status, &err) == NULL)
         return err;
-    if (req->body != NULL && req->body_len > 0)
+    if (req->body_len > 0)
         body = json_loadb(req->body, req->body_len, 0, &je);
     ts = body != NULL ? json_object_get(body, "expiredTimestamp") : NULL;
     if (body == NULL || !json_is_object(body) ||

@@ -50,12 +50,13 @@ cf_proc_cmdline(size_t *len)
 char *
 cf_proc_log_file(const char *configured)
 {
-    char *cmd, *res = NULL;
-    size_t len, i = 0;
+    char *cmd = NULL, *res = NULL;
+    size_t len = 0, i = 0;
 
     if (configured != NULL && *configured != '\0')
-        return cf_strdup(configured);
-    cmd = cf_proc_cmdline(&len);
+        res = cf_strdup(configured);
+    else
+        cmd = cf_proc_cmdline(&len);
     while (cmd != NULL && i < len) {
         const char *a = cmd + i;
         size_t al = strlen(a);
@@ -71,8 +72,8 @@ cf_proc_log_file(const char *configured)
     }
     cf_free(cmd);
     if (res != NULL && *res != '/') {
-        /* Relative to where the daemon started (it never changes its
-         * working directory). */
+        /* Relative (a configured path or --log-file) to where the
+         * daemon started (it never changes its working directory). */
         char *cwd = getcwd(NULL, 0);
         if (cwd != NULL) {
             char *abs = cf_asprintf("%s/%s", cwd, res);

@@ -102,6 +102,14 @@ cf_tm_new(cf_loop_t *loop, const cf_config_t *cfg, cf_error_t **errp)
     hb_interval = cf_config_get_duration_ms(cfg, "heartbeat.interval", 10000);
     tm->report_ms =
         cf_config_get_duration_ms(cfg, "cflink.metrics.report-interval", 1000);
+    /* Every report carries the slot report the ResourceManager
+     * reconciles: not more often than 10 a second. */
+    if (tm->report_ms > 0 && tm->report_ms < 100) {
+        cf_log_warn("cflink.metrics.report-interval (%lld ms) is below "
+                    "100 ms; using 100 ms.",
+                    (long long)tm->report_ms);
+        tm->report_ms = 100;
+    }
     if (tm->hb_timeout_ms < hb_interval)
         cf_log_warn("heartbeat.timeout (%lld ms) is shorter than "
                     "heartbeat.interval (%lld ms).",

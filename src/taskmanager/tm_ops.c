@@ -119,9 +119,10 @@ cf_tm_ops_reply(cf_tm_t *tm, uint64_t req_id,
 
     env.body_case = CFLINK__ENVELOPE__BODY_TM_INFO_RESPONSE;
     env.tm_info_response = resp;
-    if (cf_rpc_reply(tm->conn, req_id, &env) < 0)
-        cf_log_debug("Could not answer a TaskManagerInfoRequest: the "
-                     "JobManager connection is gone.");
+    int rc = cf_rpc_reply(tm->conn, req_id, &env);
+    if (rc < 0)
+        cf_log_warn("Could not answer a TaskManagerInfoRequest: %s.",
+                    cf_strerror(rc));
 }
 
 static void
