@@ -161,6 +161,23 @@ typedef struct rest_rq_s {
 /* ------------------------------------------------------------------ */
 
 json_t *
+cf_rest_json_text(const char *s)
+{
+    json_t *t = json_string(s != NULL ? s : "");
+    char *copy;
+
+    if (t != NULL)
+        return t;
+    copy = cf_strdup(s);
+    for (char *c = copy; *c != '\0'; c++)
+        if ((unsigned char)*c >= 0x80)
+            *c = '?';
+    t = json_string(copy);
+    cf_free(copy);
+    return t;
+}
+
+json_t *
 cf_rest_error(int *status, int code, const char *fmt, ...)
 {
     va_list ap;
@@ -172,18 +189,9 @@ cf_rest_error(int *status, int code, const char *fmt, ...)
     va_end(ap);
     if (status != NULL)
         *status = code;
-    /* The message may quote a client's bytes (a path parameter) that are
-     * not UTF-8, which a JSON string cannot hold: those bytes become '?'
-     * rather than losing the whole message. */
-    json_t *text = json_string(msg);
-    if (text == NULL) {
-        for (char *c = msg; *c != '\0'; c++)
-            if ((unsigned char)*c >= 0x80)
-                *c = '?';
-        text = json_string(msg);
-    }
+    /* The message may quote a client's bytes (a path parameter). */
     o = json_object();
-    json_object_set_new(o, "errors", json_pack("[o]", text));
+    json_object_set_new(o, "errors", json_pack("[o]", cf_rest_json_text(msg)));
     cf_free(msg);
     return o;
 }

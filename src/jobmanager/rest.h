@@ -124,6 +124,11 @@ void cf_rest_route(cf_rest_t *r, const char *method, const char *pattern,
  * index.html); for the web UI (NULL: none). */
 void cf_rest_set_static_dir(cf_rest_t *r, const char *dir);
 
+/* A JSON string of s; bytes of a string that is not UTF-8 (a client's
+ * path parameter, a thread name Linux cut inside a character) become
+ * '?' rather than losing the string. */
+json_t *cf_rest_json_text(const char *s);
+
 /* {"errors": [message]} with *status = status. */
 json_t *cf_rest_error(int *status, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -307,16 +307,21 @@ cf_ro_log_named(cf_rest_req_t *req, cf_jm_t *jm, int *status)
     return NULL;
 }
 
+/* Flink's ThreadInfo entry of a thread dump. */
+static json_t *
+cf_ro_thread_info(const char *name, const char *info)
+{
+    return json_pack("{s:o,s:o}", "threadName", cf_rest_json_text(name),
+                     "stringifiedThreadInfo", cf_rest_json_text(info));
+}
+
 static json_t *
 cf_ro_threads_dto(const cf_proc_thread_t *th, size_t n)
 {
     json_t *arr = json_array();
 
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, json_pack("{s:s,s:s}", "threadName",
-                                             th[i].name,
-                                             "stringifiedThreadInfo",
-                                             th[i].info));
+        json_array_append_new(arr, cf_ro_thread_info(th[i].name, th[i].info));
     return json_pack("{s:o}", "threadInfos", arr);
 }
 
@@ -538,12 +543,8 @@ cf_ro_tm_reply(int rc, const char *error,
         arr = json_array();
         for (size_t i = 0; i < resp->n_threads; i++)
             json_array_append_new(
-                arr,
-                json_pack("{s:s,s:s}", "threadName",
-                          resp->threads[i]->name ? resp->threads[i]->name : "",
-                          "stringifiedThreadInfo",
-                          resp->threads[i]->info ? resp->threads[i]->info
-                                                 : ""));
+                arr, cf_ro_thread_info(resp->threads[i]->name,
+                                       resp->threads[i]->info));
         body = json_pack("{s:o}", "threadInfos", arr);
         break;
     case CF_RO_TM_METRICS:
