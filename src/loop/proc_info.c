@@ -225,21 +225,18 @@ int
 cf_proc_read_named(const char *dir, const char *name, int64_t offset,
                    int64_t max, char **data, size_t *len, int64_t *total)
 {
-    cf_proc_file_t *files;
-    size_t n;
-    int found = 0, dfd, fd;
+    int dfd, fd;
 
     *data = NULL;
     *len = 0;
     *total = 0;
-    if (dir == NULL || !cf_proc_plain_name(name))
-        return CF_ENOTFOUND;
-    /* Only a name of the listing: never a path built from the request. */
-    n = cf_proc_list_dir(dir, 100000, &files);
-    for (size_t i = 0; i < n && !found; i++)
-        found = strcmp(files[i].name, name) == 0;
-    cf_free(files);
-    if (!found)
+    /* What cf_proc_list_dir lists, checked for this one name (no scan of
+     * the directory): a plain name (no '/', '.', '..', '%', control
+     * characters) of at most CF_PROC_MAX_NAME bytes, opened relative to
+     * dir without following a symlink, and a regular file
+     * (cf_proc_read_fd). Never a path built from the request. */
+    if (dir == NULL || !cf_proc_plain_name(name) ||
+        strlen(name) > CF_PROC_MAX_NAME)
         return CF_ENOTFOUND;
     dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)

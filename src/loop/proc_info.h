@@ -65,9 +65,10 @@ int cf_proc_plain_name(const char *s);
  * 0, or a negative code (CF_ENOTFOUND: not a regular file). */
 int cf_proc_read_fd(int fd, int64_t offset, int64_t max, char **data,
                     size_t *len, int64_t *total);
-/* The same for the plain name in dir, which must be one of the names
- * cf_proc_list_dir lists (else CF_ENOTFOUND); opened relative to dir
- * with O_NOFOLLOW. */
+/* The same for the plain name in dir, which must be a name
+ * cf_proc_list_dir would list (a regular file directly in dir, not a
+ * symlink; else CF_ENOTFOUND); opened relative to dir with O_NOFOLLOW,
+ * without scanning the directory. */
 int cf_proc_read_named(const char *dir, const char *name, int64_t offset,
                        int64_t max, char **data, size_t *len, int64_t *total);
 
