@@ -133,6 +133,7 @@ typedef struct rest_rq_s {
     cf_rest_t *rest;
     char *raw_uri; /* as sent, with the query: for "Not found" */
     int started;
+    char *static_url; /* a GET for a static file, answered at the end */
     char *path;   /* the routed path: no /v1, no query */
     char *segbuf; /* the same, split in place */
     char *segs[CF_REST_MAX_SEGS];
@@ -868,6 +869,7 @@ rest_rq_free(rest_rq_t *q)
     cf_free(q->segbuf);
     cf_free(q->path);
     cf_free(q->raw_uri);
+    cf_free(q->static_url);
     cf_free(q);
 }
 
@@ -1121,9 +1123,14 @@ rest_begin(cf_rest_t *r, rest_rq_t *q, struct MHD_Connection *conn,
     if (q->route == NULL) {
         int is_get =
             rest_method_is(method, "GET") || rest_method_is(method, "HEAD");
-        if (is_get && !known && rest_serve_static(r, conn, url, &ret)) {
+        if (is_get && !known && r->static_dir != NULL) {
+            /* Answered by the last call (rest_access_cb): MHD closes the
+             * connection after an answer queued before the request was
+             * read to its end, and a page loads several files on one
+             * keep-alive connection. */
+            q->static_url = cf_strdup(url);
             cf_sbuf_deinit(&allow);
-            return ret;
+            return MHD_YES;
         }
         if (rest_method_is(method, "OPTIONS") && known) {
             struct MHD_Response *resp = MHD_create_response_from_buffer(
@@ -1325,7 +1332,18 @@ rest_access_cb(void *cls, struct MHD_Connection *conn, const char *url,
     if (*upload_data_size != 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
+        if (q->static_url != NULL) { /* a GET body: dropped, bounded */
+            q->received += n;
+            return q->received > CF_REST_DISCARD_MAX ? MHD_NO : MHD_YES;
+        }
         return rest_consume(r, q, upload_data, n);
+    }
+    if (q->static_url != NULL) {
+        enum MHD_Result ret;
+        if (rest_serve_static(r, conn, q->static_url, &ret))
+            return ret;
+        return rest_respond_not_found(r, conn, q, q->static_url,
+                                      MHD_HTTP_NOT_FOUND, NULL);
     }
     return rest_finish(r, q, conn, method);
 }

@@ -119,6 +119,16 @@ HTTP_CODE=$(curl -s -D "$WORK/hdr" -o "$WORK/body" -w '%{http_code}' --max-time 
 expect_eq "app.js with another date: 200 and the file" "200 yes" \
     "$HTTP_CODE $(body_has MARK-JS && echo yes)"
 
+# A page's files come over one keep-alive connection (an answer queued
+# before MHD read the whole request would close it).
+if curl -sv -o /dev/null -o /dev/null -o /dev/null --max-time 10 \
+    "$REST_URL/" "$REST_URL/app.js" "$REST_URL/style.css" 2>&1 |
+    grep -c "Re-using existing connection" | grep -qx 2; then
+    ok "static files on one keep-alive connection"
+else
+    fail "static files closed the connection"
+fi
+
 head_req /
 expect_eq "HEAD / status" 200 "$HTTP_CODE"
 case "$(ctype)" in text/html*) ok "HEAD / Content-Type $(ctype)" ;;
