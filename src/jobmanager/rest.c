@@ -256,6 +256,41 @@ cf_rest_respond_raw(cf_rest_req_t *req, const char *content_type,
     req->raw_type = content_type;
 }
 
+void
+cf_rest_respond_fd(cf_rest_req_t *req, const char *content_type, int fd,
+                   uint64_t offset, uint64_t len)
+{
+    if (req->has_fd)
+        close(req->fd);
+    req->has_fd = 1;
+    req->fd = fd;
+    req->fd_off = offset;
+    req->fd_len = len;
+    req->raw_type = content_type;
+}
+
+/* Queue the handler's file body; takes req->fd. */
+static enum MHD_Result
+rest_respond_fd(cf_rest_t *r, struct MHD_Connection *conn, int status,
+                cf_rest_req_t *req)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+
+    req->has_fd = 0;
+    resp = MHD_create_response_from_fd_at_offset64(req->fd_len, req->fd,
+                                                   req->fd_off);
+    if (resp == NULL) {
+        close(req->fd);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", req->raw_type);
+    rest_add_common_headers(r, resp);
+    ret = MHD_queue_response(conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 /* A text body MHD holds until it is sent (or the connection closes):
  * counted in r->raw_bytes, so that log transfers can be bounded. */
 typedef struct rest_rawbuf_s {
@@ -1278,6 +1313,9 @@ rest_finish(cf_rest_t *r, rest_rq_t *q, struct MHD_Connection *conn,
 
         json_decref(body);
         free(req.raw);
+        if (req.has_fd)
+            close(req.fd);
+        req.has_fd = 0;
         q->deferred = 1;
         if (!p->have_result) {
             p->suspended = 1;
@@ -1304,8 +1342,15 @@ rest_finish(cf_rest_t *r, rest_rq_t *q, struct MHD_Connection *conn,
                      rt->pattern, status);
         json_decref(body);
         free(req.raw);
+        if (req.has_fd)
+            close(req.fd);
         return rest_respond_error(r, conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
                                   "Internal server error.");
+    }
+    if (req.has_fd) {
+        json_decref(body);
+        free(req.raw);
+        return rest_respond_fd(r, conn, status, &req);
     }
     if (req.raw != NULL) {
         json_decref(body);

@@ -30,6 +30,7 @@
 #define CF_REST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -58,6 +59,10 @@ typedef struct cf_rest_req_s {
     char *raw;
     size_t raw_len;
     const char *raw_type;
+    /* Set by cf_rest_respond_fd: a body sent from a file. */
+    int has_fd;
+    int fd;
+    uint64_t fd_off, fd_len;
     /* Set by cf_rest_defer: the answer comes later. */
     cf_rest_pending_t *pending;
     struct rest_rq_s *rq; /* private to rest.c */
@@ -69,6 +74,13 @@ typedef struct cf_rest_req_s {
  * literal). */
 void cf_rest_respond_raw(cf_rest_req_t *req, const char *content_type,
                          char *data, size_t len);
+
+/* Answer with len bytes of the open file fd from offset (log files):
+ * sent by the kernel (sendfile) as the client takes them, never read
+ * into memory; fd passes to the server, which closes it. The handler
+ * sets *status and returns NULL; content_type as above. */
+void cf_rest_respond_fd(cf_rest_req_t *req, const char *content_type, int fd,
+                        uint64_t offset, uint64_t len);
 
 /* Bytes of non-JSON bodies (log files) queued and not yet sent to their
  * clients: handlers that read files refuse new transfers past a budget

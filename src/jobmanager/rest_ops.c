@@ -71,11 +71,12 @@
 /* Most bytes of a TaskManager's file relayed (one RPC frame of at most
  * 10 MiB carries it; the TaskManager caps it the same way). */
 #define CF_RO_TM_MAX_READ ((int64_t)8 << 20)
-/* Log bytes the JobManager holds for clients at most (bodies queued and
- * not yet sent, plus TaskManager files being fetched): past it a new
- * transfer answers 503, so many (or slow) log downloads cannot grow the
- * JobManager without bound. A soft limit: one transfer may overshoot it
- * by its own size (at most CF_RO_MAX_FILE). */
+/* Bytes of TaskManager log files the JobManager holds for clients at
+ * most (fetched over RPC, then queued until the client has them all):
+ * past it a new TaskManager log transfer answers 503, so many (or slow)
+ * downloads cannot grow the JobManager without bound. A soft limit: one
+ * transfer may overshoot it by CF_RO_TM_MAX_READ. The JobManager's own
+ * files are sent from the file (sendfile) and hold no memory. */
 #define CF_RO_TEXT_BUDGET ((size_t)128 << 20)
 
 /* TaskManager file fetches in flight (loop thread only). */
@@ -148,21 +149,18 @@ cf_ro_max_body(const cf_jm_t *jm)
 static json_t *
 cf_ro_send_fd(cf_jm_t *jm, cf_rest_req_t *req, int fd, int *status)
 {
-    char *data;
-    size_t len;
-    int64_t total;
-    json_t *busy = cf_ro_text_budget(jm, status);
+    int64_t off, len, total;
 
-    if (busy != NULL) {
+    if (cf_proc_file_range(fd, -1, cf_ro_max_body(jm), &off, &len, &total) <
+        0) {
         close(fd);
-        return busy;
-    }
-    if (cf_proc_read_fd(fd, -1, cf_ro_max_body(jm), &data, &len, &total) <
-        0)
         return cf_rest_error(status, 404, CF_RO_NO_FILE);
+    }
+    /* Sent from the file as the client takes it: nothing read into
+     * memory, nothing held for a slow client. */
     *status = 200;
-    cf_rest_respond_raw(req, CF_RO_TEXT_TYPE, data,
-                        len);
+    cf_rest_respond_fd(req, CF_RO_TEXT_TYPE, fd, (uint64_t)off,
+                       (uint64_t)len);
     return NULL;
 }
 
@@ -284,27 +282,19 @@ static json_t *
 cf_ro_log_named(cf_rest_req_t *req, cf_jm_t *jm, int *status)
 {
     const char *name = req->nparams > 0 ? req->params[0] : "";
-    char *dir, *data;
-    size_t len;
-    int64_t total;
-    int rc;
+    char *dir;
+    int fd;
 
     if (!cf_proc_plain_name(name))
         return cf_rest_bad_path_param(status, "filename", name);
-    json_t *busy = cf_ro_text_budget(jm, status);
-    if (busy != NULL)
-        return busy;
     dir = cf_ro_log_dir(jm);
-    /* Only a name of the listing: never a path built from the request. */
-    rc = cf_proc_read_named(dir, name, -1, cf_ro_max_body(jm), &data, &len,
-                            &total);
+    /* Only a name the listing would list: never a path built from the
+     * request. */
+    fd = cf_proc_open_named(dir, name);
     cf_free(dir);
-    if (rc < 0)
+    if (fd < 0)
         return cf_rest_error(status, 404, CF_RO_NO_FILE);
-    *status = 200;
-    cf_rest_respond_raw(req, CF_RO_TEXT_TYPE, data,
-                        len);
-    return NULL;
+    return cf_ro_send_fd(jm, req, fd, status);
 }
 
 /* Flink's ThreadInfo entry of a thread dump. */

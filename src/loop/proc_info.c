@@ -180,21 +180,15 @@ cf_proc_plain_name(const char *s)
 }
 
 int
-cf_proc_read_fd(int fd, int64_t offset, int64_t max, char **data, size_t *len,
-                int64_t *total)
+cf_proc_file_range(int fd, int64_t offset, int64_t max, int64_t *off,
+                   int64_t *len, int64_t *total)
 {
     struct stat st;
-    int64_t size, n;
-    char *buf;
-    size_t got = 0;
+    int64_t size;
 
-    *data = NULL;
-    *len = 0;
-    *total = 0;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
+    *off = *len = *total = 0;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
         return CF_ENOTFOUND;
-    }
     size = (int64_t)st.st_size;
     *total = size;
     if (max < 0)
@@ -203,7 +197,25 @@ cf_proc_read_fd(int fd, int64_t offset, int64_t max, char **data, size_t *len,
         offset = size > max ? size - max : 0;
     if (offset > size)
         offset = size;
-    n = size - offset < max ? size - offset : max;
+    *off = offset;
+    *len = size - offset < max ? size - offset : max;
+    return 0;
+}
+
+int
+cf_proc_read_fd(int fd, int64_t offset, int64_t max, char **data, size_t *len,
+                int64_t *total)
+{
+    int64_t n;
+    char *buf;
+    size_t got = 0;
+
+    *data = NULL;
+    *len = 0;
+    if (cf_proc_file_range(fd, offset, max, &offset, &n, total) < 0) {
+        close(fd);
+        return CF_ENOTFOUND;
+    }
     buf = cf_malloc((size_t)n + 1);
     while ((int64_t)got < n) {
         ssize_t r = pread(fd, buf + got, (size_t)n - got,
@@ -222,19 +234,15 @@ cf_proc_read_fd(int fd, int64_t offset, int64_t max, char **data, size_t *len,
 }
 
 int
-cf_proc_read_named(const char *dir, const char *name, int64_t offset,
-                   int64_t max, char **data, size_t *len, int64_t *total)
+cf_proc_open_named(const char *dir, const char *name)
 {
     int dfd, fd;
 
-    *data = NULL;
-    *len = 0;
-    *total = 0;
     /* What cf_proc_list_dir lists, checked for this one name (no scan of
      * the directory): a plain name (no '/', '.', '..', '%', control
      * characters) of at most CF_PROC_MAX_NAME bytes, opened relative to
-     * dir without following a symlink, and a regular file
-     * (cf_proc_read_fd). Never a path built from the request. */
+     * dir without following a symlink (the regular-file check is
+     * cf_proc_file_range's). Never a path built from the request. */
     if (dir == NULL || !cf_proc_plain_name(name) ||
         strlen(name) > CF_PROC_MAX_NAME)
         return CF_ENOTFOUND;
@@ -243,8 +251,20 @@ cf_proc_read_named(const char *dir, const char *name, int64_t offset,
         return CF_ENOTFOUND;
     fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     close(dfd);
+    return fd < 0 ? CF_ENOTFOUND : fd;
+}
+
+int
+cf_proc_read_named(const char *dir, const char *name, int64_t offset,
+                   int64_t max, char **data, size_t *len, int64_t *total)
+{
+    int fd = cf_proc_open_named(dir, name);
+
+    *data = NULL;
+    *len = 0;
+    *total = 0;
     if (fd < 0)
-        return CF_ENOTFOUND;
+        return fd;
     return cf_proc_read_fd(fd, offset, max, data, len, total);
 }
 

@@ -63,12 +63,21 @@ int cf_proc_plain_name(const char *s);
  * max bytes from there; offset < 0: the last max bytes (the tail). *data
  * (cf_free) gets the bytes, *len their count, *total the file's size.
  * 0, or a negative code (CF_ENOTFOUND: not a regular file). */
+/* The bytes of the open file fd such a read covers: *off and *len (at
+ * most max from offset, or the last max bytes when offset < 0), *total
+ * the file's size. 0, or CF_ENOTFOUND when fd is not a regular file
+ * (fd stays open). */
+int cf_proc_file_range(int fd, int64_t offset, int64_t max, int64_t *off,
+                       int64_t *len, int64_t *total);
 int cf_proc_read_fd(int fd, int64_t offset, int64_t max, char **data,
                     size_t *len, int64_t *total);
 /* The same for the plain name in dir, which must be a name
  * cf_proc_list_dir would list (a regular file directly in dir, not a
  * symlink; else CF_ENOTFOUND); opened relative to dir with O_NOFOLLOW,
  * without scanning the directory. */
+/* The plain name in dir opened for reading as cf_proc_read_named does,
+ * or CF_ENOTFOUND. */
+int cf_proc_open_named(const char *dir, const char *name);
 int cf_proc_read_named(const char *dir, const char *name, int64_t offset,
                        int64_t max, char **data, size_t *len, int64_t *total);
 
